@@ -1,0 +1,3 @@
+from ropeguard.cli import run
+
+run()

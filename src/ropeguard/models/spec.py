@@ -1,0 +1,113 @@
+"""ModelSpec: what ropeguard knows about a model, whatever layout its config.json used.
+
+This is the contract between the config reader (models/reader.py, models/registry.py) and everything
+that computes from a model (rope/, plan/, lint/). It is plain data: no I/O happens here.
+Fields may be added (optional, with defaults); existing ones keep their meaning.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# Rope types as transformers v5 names them. "default" means no scaling.
+RopeType = Literal["default", "linear", "dynamic", "yarn", "llama3", "longrope", "deepseek_yarn"]
+LayerKind = Literal["full_attention", "sliding_attention", "linear_attention", "mla"]
+ConfigSource = Literal["local", "hub", "hub-cache", "registry"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RopeSpec(_Frozen):
+    """The rotary embedding as the model ships it (before any ropeguard override)."""
+
+    rope_type: RopeType = "default"
+    rope_theta: float
+    # The scaling parameters exactly as the config gives them (factor, original_max_position_embeddings,
+    # low_freq_factor, short_factor, beta_fast, mscale, attention_factor, truncate, ...), with the
+    # legacy `type` key already renamed to `rope_type` and `rope_theta` removed.
+    params: dict[str, Any] = Field(default_factory=dict)
+    # Rotary dimensions per head = head_dim * partial_rotary_factor (MLA: qk_rope_head_dim).
+    rotary_dim: int
+    partial_rotary_factor: float = 1.0
+    # Gemma 3 style: a second base for sliding (local) layers.
+    local_rope_theta: float | None = None
+
+    @property
+    def factor(self) -> float:
+        return float(self.params.get("factor", 1.0))
+
+    @property
+    def original_max_position_embeddings(self) -> int | None:
+        value = self.params.get("original_max_position_embeddings")
+        return int(value) if value is not None else None
+
+
+class MlaSpec(_Frozen):
+    """Multi-head latent attention (DeepSeek V2/V3): the KV cache holds a latent, not heads."""
+
+    kv_lora_rank: int
+    qk_rope_head_dim: int
+    qk_nope_head_dim: int
+    v_head_dim: int
+    q_lora_rank: int | None = None
+
+
+class MoeSpec(_Frozen):
+    num_experts: int
+    num_experts_per_tok: int
+    moe_intermediate_size: int
+    num_shared_experts: int = 0
+    shared_expert_intermediate_size: int | None = None
+    # Layers before this index are dense (DeepSeek's first_k_dense_replace); others are MoE
+    # every `moe_layer_freq` layers.
+    first_dense_layers: int = 0
+    moe_layer_freq: int = 1
+
+
+class ModelSpec(_Frozen):
+    """One model's long-context facts, read from its config (or ropeguard's registry)."""
+
+    model: str  # the id, folder or config path the user gave
+    model_type: str
+    architectures: list[str] = Field(default_factory=list)
+    config_source: ConfigSource
+    # Where the text model's fields sit: None at top level, or "text_config" for wrapped models
+    # (Gemma 3, Llama 4, multimodal Qwen). Overrides must be nested under the same key.
+    text_config_key: str | None = None
+
+    max_position_embeddings: int
+    native_context: int
+    native_context_source: str  # a sentence saying where the number came from
+
+    rope: RopeSpec
+    hidden_size: int
+    num_hidden_layers: int
+    num_attention_heads: int
+    num_key_value_heads: int
+    head_dim: int
+    intermediate_size: int
+    vocab_size: int
+    tie_word_embeddings: bool = False
+    dtype: str = "bfloat16"
+
+    # Attention layout: one entry per layer. Sliding layers attend to `sliding_window` tokens.
+    layer_types: list[LayerKind]
+    sliding_window: int | None = None
+    mla: MlaSpec | None = None
+    moe: MoeSpec | None = None
+
+    # Weight quantization named by the config's quantization_config (fp8, awq, gptq, mxfp4...).
+    quantization: str | None = None
+
+    @property
+    def has_own_scaling(self) -> bool:
+        """True when the shipped config already extends the window (llama3, longrope, yarn, linear...)."""
+        return self.rope.rope_type != "default"
+
+    @property
+    def full_attention_layers(self) -> int:
+        return sum(1 for kind in self.layer_types if kind in ("full_attention", "mla"))
