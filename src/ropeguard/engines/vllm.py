@@ -29,6 +29,15 @@ def launcher(model: str, *, distribution: str | None = None, python: str = "pyth
     return ["vllm", "serve", model]
 
 
+def split_launcher(command: list[str]) -> tuple[str, list[str]]:
+    """(model, engine arguments) of an argv that `launcher` started, whichever form it used."""
+    if command[1:2] == ["serve"]:
+        return command[2], list(command[3:])
+    if command[1:4] == ["-m", "vllm.entrypoints.openai.api_server", "--model"]:
+        return command[4], list(command[5:])
+    raise ValueError(f"not a vLLM server command: {command[:4]}")
+
+
 def rope_override(
     request: EngineRequest, version: str
 ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:

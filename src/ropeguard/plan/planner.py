@@ -152,7 +152,7 @@ def _layered_rope(spec: ModelSpec, rope: dict[str, Any]) -> dict[str, Any] | Non
 
 def _short_input_warning(spec: ModelSpec, factor: float, p99_input_tokens: int | None) -> str:
     text = (
-        f"YaRN x{_format_factor(factor)} is static in vLLM/SGLang: it applies to every request, and "
+        f"YaRN x{_format_factor(factor)} is static (vLLM, SGLang and llama.cpp apply it to every request): "
         "short inputs lose quality too (Qwen reports Arena-Hard 39 -> 26.5 for Qwen3-8B); enable it only "
         "where long inputs are served"
     )
