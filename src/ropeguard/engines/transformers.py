@@ -26,7 +26,7 @@ _SNIPPET = (
     "model, edit = sys.argv[1], json.loads(sys.argv[2])\n"
     "config = AutoConfig.from_pretrained(model)\n"
     "for key, value in edit.items():\n"
-    "    target = getattr(config, key) if isinstance(value, dict) and key.endswith(\"_config\") else None\n"
+    '    target = getattr(config, key) if isinstance(value, dict) and key.endswith("_config") else None\n'
     "    for name, item in (value.items() if target is not None else [(key, value)]):\n"
     "        setattr(target if target is not None else config, name, item)\n"
     "llm = AutoModelForCausalLM.from_pretrained(model, config=config)\n"
