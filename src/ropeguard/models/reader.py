@@ -1,0 +1,538 @@
+"""Reading a model's config.json, in every layout it ships in, into a `ModelSpec`.
+
+Layouts covered (each has a fixture in tests/models/fixtures/):
+
+- transformers 4: `rope_scaling` dict (or null) and a top-level `rope_theta`;
+  transformers 5: `rope_parameters` with `rope_theta` inside (Gemma 3: one dict per layer type).
+- the legacy `type` key (renamed `rope_type`); Phi-3's `su` (= longrope); multimodal Qwen's `mrope`
+  (positions split by modality, plain rotary frequencies: read as default).
+- `torch_dtype` (v4) or `dtype` (v5).
+- `text_config` wrappers (Gemma 3, Llama 4, newer multimodal Qwen): the text fields sit one level down.
+- Phi-3's top-level `original_max_position_embeddings` (it wins over the one inside the dict).
+- `partial_rotary_factor` (or GPT-NeoX's `rotary_pct`); an explicit `head_dim` wins over hidden/heads.
+- MLA (DeepSeek V2/V3): rotary dims are `qk_rope_head_dim`, the KV cache holds a latent.
+- Attention layouts: `layer_types`, Qwen2/3's `use_sliding_window` + `max_window_layers`, Gemma 3's
+  `sliding_window_pattern`, Qwen3-Next's `full_attention_interval`, Mistral-style all-sliding.
+- MoE fields of Qwen3-MoE / Qwen3-Next (`num_experts`), DeepSeek (`n_routed_experts`), gpt-oss and
+  Mixtral (`num_local_experts`); `quantization_config.quant_method`.
+
+Layouts the rope math does not cover (chatglm's `rope_ratio`, unknown rope types) raise
+`UnsupportedLayoutError`; a file that is not JSON or lacks a needed field raises `ModelConfigError`
+naming the field and the file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, cast, get_args
+
+from ropeguard.errors import ModelConfigError, UnsupportedLayoutError
+from ropeguard.models.families import CLASS_DEFAULTS, find_native_rule
+from ropeguard.models.spec import (
+    ConfigSource,
+    LayerKind,
+    MlaSpec,
+    ModelSpec,
+    MoeSpec,
+    RopeSpec,
+    RopeType,
+)
+
+_ROPE_TYPES: frozenset[str] = frozenset(get_args(RopeType))
+_LAYER_KINDS: frozenset[str] = frozenset(get_args(LayerKind))
+# Names other tools wrote for a rope type we know (phi-3's first release said "su").
+_ROPE_TYPE_ALIASES: Mapping[str, str] = {"su": "longrope", "mrope": "default", "deepseek": "deepseek_yarn"}
+# Parameters each rope type cannot do without.
+_REQUIRED_PARAMS: Mapping[str, tuple[str, ...]] = {
+    "linear": ("factor",),
+    "dynamic": ("factor",),
+    "yarn": ("factor",),
+    "deepseek_yarn": ("factor",),
+    "llama3": ("factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings"),
+    "longrope": ("short_factor", "long_factor"),
+}
+# Config keys that mean "this is not a layout ropeguard's math covers", with the reason.
+_UNSUPPORTED_KEYS: Mapping[str, str] = {
+    "rope_ratio": "chatglm-style rope_ratio scaling",
+    "rotary_emb_fraction": "flash-attn style rotary_emb_fraction",
+    "alibi": "ALiBi positions (no rotary embedding)",
+}
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """Parse one config.json; raise ModelConfigError naming the file when it is missing or not JSON."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ModelConfigError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ModelConfigError(f"{path}: cannot read it ({error})") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ModelConfigError(
+            f"{path} is not JSON (line {error.lineno}, column {error.colno}: {error.msg})",
+            hint="pass the model's config.json, or the folder that holds it",
+        ) from None
+    if not isinstance(data, dict):
+        raise ModelConfigError(f"{path} is not a JSON object (got {type(data).__name__})")
+    return data
+
+
+def spec_from_config(
+    config: Mapping[str, Any],
+    *,
+    model: str,
+    source: ConfigSource,
+    native: int | None = None,
+    native_source: str | None = None,
+    origin: str | None = None,
+) -> ModelSpec:
+    """Build a ModelSpec from a parsed config.json.
+
+    model: the id, folder or path the user gave (kept in the spec, and matched by name rules).
+    source: where the config came from ("local", "hub", "hub-cache", "registry").
+    native / native_source: an explicit native context and the sentence saying where it came from
+    (the `--native` flag, or the registry's own sentence); otherwise family rules and the config decide.
+    origin: how errors name the config (a file path); defaults to `model`.
+    """
+    return _ConfigReader(config, model=model, origin=origin or model).read(
+        source=source, native=native, native_source=native_source
+    )
+
+
+class _ConfigReader:
+    """One pass over one config; keeps the text-level dict and how to name fields in errors."""
+
+    def __init__(self, config: Mapping[str, Any], *, model: str, origin: str) -> None:
+        if not isinstance(config, Mapping):
+            raise ModelConfigError(f"{origin}: the config is not a JSON object")
+        self.top = config
+        self.model = model
+        self.origin = origin
+        self.text_config_key: str | None = None
+        text = config
+        wrapped = config.get("text_config")
+        if isinstance(wrapped, Mapping) and "num_hidden_layers" not in config:
+            text = wrapped
+            self.text_config_key = "text_config"
+        self.cfg: Mapping[str, Any] = text
+        # The spec names the model by its top-level type (what engines dispatch on: "gemma3");
+        # class defaults come from the text model's type ("gemma3_text") first.
+        self.model_type = str(config.get("model_type") or text.get("model_type") or "")
+        text_type = str(text.get("model_type") or self.model_type)
+        self.defaults: Mapping[str, Any] = {
+            **CLASS_DEFAULTS.get(self.model_type, {}),
+            **CLASS_DEFAULTS.get(text_type, {}),
+        }
+
+    # -- field access -------------------------------------------------------------------------
+
+    def _field_name(self, key: str) -> str:
+        return f"{self.text_config_key}.{key}" if self.text_config_key else key
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The text-level value, else the wrapper's, else the config class default."""
+        for layer in (self.cfg, self.top):
+            if key in layer and layer[key] is not None:
+                return layer[key]
+        return self.defaults.get(key, default)
+
+    def require_int(self, key: str) -> int:
+        value = self.get(key)
+        if value is None:
+            raise ModelConfigError(
+                f"{self.origin}: config lacks the field '{self._field_name(key)}'",
+                hint="pass the model's full config.json (or --native N when only the context is unknown)",
+            )
+        return self._as_int(key, value)
+
+    def _as_int(self, key: str, value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
+            raise ModelConfigError(
+                f"{self.origin}: field '{self._field_name(key)}' must be an integer, got {value!r}"
+            )
+        return int(value)
+
+    def _as_float(self, key: str, value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ModelConfigError(
+                f"{self.origin}: field '{self._field_name(key)}' must be a number, got {value!r}"
+            )
+        return float(value)
+
+    # -- the whole spec -----------------------------------------------------------------------
+
+    def read(self, *, source: ConfigSource, native: int | None, native_source: str | None) -> ModelSpec:
+        self._reject_unsupported()
+        if not self.model_type:
+            raise ModelConfigError(f"{self.origin}: config lacks the field 'model_type'")
+        hidden_size = self.require_int("hidden_size")
+        layers = self.require_int("num_hidden_layers")
+        heads = self.require_int("num_attention_heads")
+        kv_heads = self._as_int("num_key_value_heads", self.get("num_key_value_heads", heads))
+        max_pos = self.require_int("max_position_embeddings")
+        mla = self._mla()
+        head_dim = self._head_dim(hidden_size, heads, mla)
+        rope = self._rope(head_dim, mla)
+        layer_types, window = self._layer_types(layers, max_pos, mla is not None)
+        native_context, native_sentence = self._native(
+            max_pos, rope, explicit=native, explicit_source=native_source
+        )
+        architectures = self.top.get("architectures") or self.cfg.get("architectures") or []
+        return ModelSpec(
+            model=self.model,
+            model_type=self.model_type,
+            architectures=[str(a) for a in architectures],
+            config_source=source,
+            text_config_key=self.text_config_key,
+            max_position_embeddings=max_pos,
+            native_context=native_context,
+            native_context_source=native_sentence,
+            rope=rope,
+            hidden_size=hidden_size,
+            num_hidden_layers=layers,
+            num_attention_heads=heads,
+            num_key_value_heads=kv_heads,
+            head_dim=head_dim,
+            intermediate_size=self.require_int("intermediate_size"),
+            vocab_size=self.require_int("vocab_size"),
+            tie_word_embeddings=bool(self.get("tie_word_embeddings", False)),
+            dtype=str(self.get("dtype") or self.get("torch_dtype") or "bfloat16"),
+            layer_types=layer_types,
+            sliding_window=window,
+            mla=mla,
+            moe=self._moe(),
+            quantization=self._quantization(),
+        )
+
+    def _reject_unsupported(self) -> None:
+        for key, what in _UNSUPPORTED_KEYS.items():
+            if key in self.cfg or key in self.top:
+                raise UnsupportedLayoutError(
+                    f"{self.origin}: unsupported layout: {what} ('{key}' in model_type "
+                    f"'{self.model_type or '?'}') is not a rope layout ropeguard can compute",
+                    hint="ropeguard covers default/linear/dynamic/yarn/llama3/longrope rope configs",
+                )
+        if "max_position_embeddings" not in self.cfg and "seq_length" in self.cfg:
+            raise UnsupportedLayoutError(
+                f"{self.origin}: unsupported layout: model_type '{self.model_type or '?'}' gives its "
+                "context as 'seq_length' with no max_position_embeddings"
+            )
+
+    def _head_dim(self, hidden_size: int, heads: int, mla: MlaSpec | None) -> int:
+        if mla is not None:
+            return mla.qk_nope_head_dim + mla.qk_rope_head_dim
+        explicit = self.cfg.get("head_dim", self.defaults.get("head_dim"))
+        if explicit is not None:
+            return self._as_int("head_dim", explicit)
+        if hidden_size % heads:
+            raise ModelConfigError(
+                f"{self.origin}: config lacks the field '{self._field_name('head_dim')}' and "
+                f"hidden_size {hidden_size} is not a multiple of num_attention_heads {heads}"
+            )
+        return hidden_size // heads
+
+    def _mla(self) -> MlaSpec | None:
+        if self.cfg.get("kv_lora_rank") is None:
+            return None
+        return MlaSpec(
+            kv_lora_rank=self.require_int("kv_lora_rank"),
+            qk_rope_head_dim=self.require_int("qk_rope_head_dim"),
+            qk_nope_head_dim=self.require_int("qk_nope_head_dim"),
+            v_head_dim=self.require_int("v_head_dim"),
+            q_lora_rank=self._as_int("q_lora_rank", self.cfg["q_lora_rank"])
+            if self.cfg.get("q_lora_rank") is not None
+            else None,
+        )
+
+    # -- rope ---------------------------------------------------------------------------------
+
+    def _rope_dicts(self) -> tuple[str, dict[str, Any], float | None]:
+        """(key it came from, the full-attention rope dict, the sliding layers' theta if separate)."""
+        key = "rope_parameters" if self.cfg.get("rope_parameters") is not None else "rope_scaling"
+        raw = self.cfg.get(key)
+        if raw is None:
+            return key, {}, None
+        if not isinstance(raw, Mapping):
+            raise ModelConfigError(
+                f"{self.origin}: field '{self._field_name(key)}' must be an object, got {raw!r}"
+            )
+        local_theta: float | None = None
+        # transformers 5 Gemma 3 style: one rope dict per layer type.
+        if raw and all(k in _LAYER_KINDS and isinstance(v, Mapping) for k, v in raw.items()):
+            per_kind = cast(Mapping[str, Mapping[str, Any]], raw)
+            sliding = per_kind.get("sliding_attention")
+            if sliding is not None and sliding.get("rope_theta") is not None:
+                local_theta = self._as_float(f"{key}.sliding_attention.rope_theta", sliding["rope_theta"])
+            full = per_kind.get("full_attention") or next(iter(per_kind.values()))
+            return f"{key}.full_attention", dict(full), local_theta
+        return key, dict(raw), None
+
+    def _rope(self, head_dim: int, mla: MlaSpec | None) -> RopeSpec:
+        key, params, local_theta = self._rope_dicts()
+        raw_type = params.pop("rope_type", None)
+        legacy_type = params.pop("type", None)
+        rope_type = str(raw_type or legacy_type or "default")
+        rope_type = _ROPE_TYPE_ALIASES.get(rope_type, rope_type)
+        if rope_type not in _ROPE_TYPES:
+            raise UnsupportedLayoutError(
+                f"{self.origin}: unsupported layout: rope type '{rope_type}' in "
+                f"'{self._field_name(key)}' is not one ropeguard's math covers",
+                hint=f"supported rope types: {', '.join(sorted(_ROPE_TYPES))}",
+            )
+        theta_value = params.pop("rope_theta", None)
+        if theta_value is None:
+            theta_value = self.get("rope_theta")
+        if theta_value is None:
+            raise ModelConfigError(
+                f"{self.origin}: config lacks the field '{self._field_name('rope_theta')}'"
+            )
+        theta = self._as_float("rope_theta", theta_value)
+        if local_theta is None and self.get("rope_local_base_freq") is not None:
+            local_theta = self._as_float("rope_local_base_freq", self.get("rope_local_base_freq"))
+
+        partial_value = params.pop("partial_rotary_factor", None)
+        if partial_value is None:
+            partial_value = self.get("partial_rotary_factor", self.get("rotary_pct", 1.0))
+        partial = self._as_float("partial_rotary_factor", partial_value)
+        if not 0.0 < partial <= 1.0:
+            raise ModelConfigError(f"{self.origin}: partial_rotary_factor must be in (0, 1], got {partial}")
+
+        if rope_type != "default":
+            # Phi-3 layout: the top-level value is the one transformers uses.
+            top_original = self.cfg.get("original_max_position_embeddings")
+            if top_original is not None:
+                params["original_max_position_embeddings"] = self._as_int(
+                    "original_max_position_embeddings", top_original
+                )
+            for required in _REQUIRED_PARAMS.get(rope_type, ()):
+                if params.get(required) is None:
+                    raise ModelConfigError(
+                        f"{self.origin}: {rope_type} rope config lacks the field "
+                        f"'{self._field_name(key)}.{required}'"
+                    )
+            if rope_type == "longrope" and params.get("original_max_position_embeddings") is None:
+                raise ModelConfigError(
+                    f"{self.origin}: longrope config lacks the field "
+                    f"'{self._field_name('original_max_position_embeddings')}'"
+                )
+        rotary_dim = mla.qk_rope_head_dim if mla is not None else int(head_dim * partial)
+        if rotary_dim <= 0 or rotary_dim % 2:
+            raise ModelConfigError(
+                f"{self.origin}: rotary dimension {rotary_dim} (head_dim {head_dim} x partial_rotary_factor "
+                f"{partial}) must be a positive even number"
+            )
+        return RopeSpec(
+            rope_type=cast(RopeType, rope_type),
+            rope_theta=theta,
+            params=params,
+            rotary_dim=rotary_dim,
+            partial_rotary_factor=partial,
+            local_rope_theta=local_theta,
+        )
+
+    # -- attention layout ---------------------------------------------------------------------
+
+    def _layer_types(self, layers: int, max_pos: int, is_mla: bool) -> tuple[list[LayerKind], int | None]:
+        if is_mla:
+            return ["mla"] * layers, None
+        window_value = self.cfg.get("sliding_window")
+        window = self._as_int("sliding_window", window_value) if window_value is not None else None
+        explicit = self.cfg.get("layer_types")
+        kinds: list[str]
+        if explicit is not None:
+            if not isinstance(explicit, list) or len(explicit) != layers:
+                raise ModelConfigError(
+                    f"{self.origin}: field '{self._field_name('layer_types')}' must list one kind per layer "
+                    f"({layers})"
+                )
+            kinds = [str(kind) for kind in explicit]
+        elif self.get("full_attention_interval") is not None:
+            interval = self._as_int("full_attention_interval", self.get("full_attention_interval"))
+            kinds = ["linear_attention" if (i + 1) % interval else "full_attention" for i in range(layers)]
+        elif self.cfg.get("use_sliding_window") is False:
+            # Qwen2.5 / Qwen3 ship a sliding_window value with use_sliding_window false: it is unused.
+            kinds, window = ["full_attention"] * layers, None
+        elif self.cfg.get("use_sliding_window") is True and window is not None:
+            first_sliding = self._as_int("max_window_layers", self.get("max_window_layers", layers))
+            kinds = ["sliding_attention" if i >= first_sliding else "full_attention" for i in range(layers)]
+        elif self.get("sliding_window_pattern") is not None and window is not None:
+            pattern = self._as_int("sliding_window_pattern", self.get("sliding_window_pattern"))
+            kinds = ["sliding_attention" if (i + 1) % pattern else "full_attention" for i in range(layers)]
+        elif window is not None:
+            kinds = ["sliding_attention"] * layers  # Mistral / Phi-3: every layer slides
+        else:
+            kinds = ["full_attention"] * layers
+        unknown = sorted(set(kinds) - _LAYER_KINDS)
+        if unknown:
+            raise UnsupportedLayoutError(
+                f"{self.origin}: unsupported layout: layer kind(s) {', '.join(unknown)} in "
+                f"'{self._field_name('layer_types')}'"
+            )
+        # A window as long as the whole context never slides (Phi-3-mini-128k says 262144).
+        if window is not None and window >= max_pos:
+            kinds = ["full_attention" if kind == "sliding_attention" else kind for kind in kinds]
+        if "sliding_attention" not in kinds:
+            window = None
+        return [cast(LayerKind, kind) for kind in kinds], window
+
+    # -- MoE and quantization -----------------------------------------------------------------
+
+    def _moe(self) -> MoeSpec | None:
+        experts_key = next(
+            (k for k in ("n_routed_experts", "num_experts", "num_local_experts") if self.cfg.get(k)), None
+        )
+        if experts_key is None:
+            return None
+        experts = self._as_int(experts_key, self.cfg[experts_key])
+        if experts <= 1:
+            return None
+        per_token = self.cfg.get("num_experts_per_tok", self.cfg.get("experts_per_token"))
+        if per_token is None:
+            raise ModelConfigError(
+                f"{self.origin}: MoE config lacks the field '{self._field_name('num_experts_per_tok')}'"
+            )
+        moe_size = self.cfg.get("moe_intermediate_size", self.cfg.get("intermediate_size"))
+        shared_size = self.cfg.get("shared_expert_intermediate_size")
+        shared = self.cfg.get("n_shared_experts")
+        if shared is None:
+            shared = 1 if shared_size else 0
+        return MoeSpec(
+            num_experts=experts,
+            num_experts_per_tok=self._as_int("num_experts_per_tok", per_token),
+            moe_intermediate_size=self._as_int("moe_intermediate_size", moe_size),
+            num_shared_experts=self._as_int("n_shared_experts", shared),
+            shared_expert_intermediate_size=self._as_int("shared_expert_intermediate_size", shared_size)
+            if shared_size
+            else None,
+            first_dense_layers=self._as_int(
+                "first_k_dense_replace", self.cfg.get("first_k_dense_replace", 0)
+            ),
+            moe_layer_freq=self._as_int(
+                "moe_layer_freq", self.cfg.get("moe_layer_freq", self.cfg.get("decoder_sparse_step", 1))
+            ),
+        )
+
+    def _quantization(self) -> str | None:
+        quant = self.get("quantization_config")
+        if not isinstance(quant, Mapping):
+            return None
+        method = quant.get("quant_method")
+        return str(method) if method else None
+
+    # -- native context -----------------------------------------------------------------------
+
+    def _native(
+        self, max_pos: int, rope: RopeSpec, *, explicit: int | None, explicit_source: str | None
+    ) -> tuple[int, str]:
+        if explicit is not None:
+            if explicit <= 0:
+                raise ModelConfigError(f"native context must be positive, got {explicit}")
+            return explicit, explicit_source or "given with --native"
+        facts = {"max_position_embeddings": max_pos, "rope_type": rope.rope_type, **rope.params}
+        rule = find_native_rule(self.model, self.model_type, facts)
+        if rule is not None:
+            return (rule.native if rule.native is not None else max_pos), rule.source.format(max_pos=max_pos)
+        if rope.rope_type == "default":
+            return max_pos, f"config.json max_position_embeddings {max_pos}"
+        original = rope.original_max_position_embeddings
+        factor = f"factor {rope.factor:g}" if "factor" in rope.params else "its own factors"
+        over = f" over original_max_position_embeddings {original}" if original else ""
+        if rope.rope_type in ("yarn", "deepseek_yarn") and original and original * rope.factor > max_pos:
+            # Qwen2.5's card adds YaRN x4 over 32768 and keeps max_position_embeddings 32768: the
+            # scaled window is original x factor (what vLLM <= 0.29 derives as max length too).
+            scaled = int(original * rope.factor)
+            return scaled, (
+                f"original_max_position_embeddings {original} x {rope.rope_type} factor {rope.factor:g} "
+                f"in config.json (max_position_embeddings says {max_pos})"
+            )
+        return max_pos, (
+            f"config.json max_position_embeddings {max_pos}, reached by the model's own "
+            f"{rope.rope_type} scaling ({factor}{over})"
+        )
+
+
+def _looks_like_path(model: str) -> bool:
+    return (
+        model.startswith((".", "/", "~")) or model.endswith(".json") or model.count("/") > 1 or "\\" in model
+    )
+
+
+def load_model_spec(model: str, *, native: int | None = None, offline: bool | None = None) -> ModelSpec:
+    """Read a model's config into a ModelSpec.
+
+    model: a local config.json path, a local model folder (holding config.json), or a Hugging Face id.
+    For an id: the Hugging Face cache first, then the hub (unless offline), then ropeguard's registry.
+    native: the native context to use instead of the one found (the `--native` flag).
+    offline: never touch the network; None follows HF_HUB_OFFLINE.
+
+    Raises ModelConfigError (missing, not JSON, a field lacking, unknown id) or UnsupportedLayoutError.
+    """
+    from ropeguard.models import hub
+    from ropeguard.models.registry import registry_spec
+
+    native_source = "given with --native" if native is not None else None
+    path = Path(model).expanduser()
+    if path.is_dir():
+        config_path = path / "config.json"
+        if not config_path.is_file():
+            raise ModelConfigError(f"{path}: folder has no config.json")
+        return spec_from_config(
+            read_config_file(config_path),
+            model=model,
+            source="local",
+            native=native,
+            native_source=native_source,
+            origin=str(config_path),
+        )
+    if path.is_file():
+        return spec_from_config(
+            read_config_file(path),
+            model=model,
+            source="local",
+            native=native,
+            native_source=native_source,
+            origin=str(path),
+        )
+    if _looks_like_path(model):
+        raise ModelConfigError(f"{model}: no such file or folder")
+
+    if offline is None:
+        offline = hub.hub_offline_from_env()
+    cached = hub.cached_config(model)
+    if cached is not None:
+        return spec_from_config(
+            read_config_file(cached),
+            model=model,
+            source="hub-cache",
+            native=native,
+            native_source=native_source,
+            origin=f"{model} (cached {cached})",
+        )
+    why_not_hub = "offline (HF_HUB_OFFLINE or --offline)"
+    if not offline:
+        try:
+            downloaded = hub.download_config(model)
+        except hub.HubUnavailable as error:
+            why_not_hub = str(error)
+        else:
+            return spec_from_config(
+                read_config_file(downloaded),
+                model=model,
+                source="hub",
+                native=native,
+                native_source=native_source,
+                origin=f"{model} (hub config.json)",
+            )
+    spec = registry_spec(model, native=native)
+    if spec is not None:
+        return spec
+    raise ModelConfigError(
+        f"unknown model {model!r}: not a local file or folder, not in the Hugging Face cache, "
+        f"the hub is not available ({why_not_hub}), and ropeguard's registry does not know it",
+        hint="pass a local model folder or the path of its config.json",
+    )
