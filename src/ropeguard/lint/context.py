@@ -8,13 +8,13 @@ still works (model-free rules only) when a model cannot be resolved.
 from __future__ import annotations
 
 import importlib
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from packaging.version import Version
 
+from ropeguard.engines.vllm import encode_overrides
 from ropeguard.errors import RopeguardError
 from ropeguard.lint.launch import ALLOW_LONG_ENV, Launch, Override, Value, parse_length, truthy
 from ropeguard.models.spec import ModelSpec
@@ -77,23 +77,17 @@ class Planner:
 
     @staticmethod
     def _make(spec: ModelSpec, target: int, engine_version: str) -> PlannedFix | None:
-        try:
-            module = importlib.import_module("ropeguard.plan")
-        except ImportError:
-            return None
-        make_plan = getattr(module, "make_plan", None)
-        if make_plan is None:
-            return None
+        from ropeguard.plan import make_plan
+
         try:
             plan = make_plan(spec, target, engine="vllm", engine_version=engine_version)
         except RopeguardError:
-            return None
-        overrides = dict(getattr(plan, "hf_overrides", None) or {})
+            return None  # a refused plan: the rule's message says why; there is no safe fix
         return PlannedFix(
-            hf_overrides=overrides,
-            factor=float(getattr(plan, "factor", 1.0)),
+            hf_overrides=dict(plan.hf_overrides or {}),
+            factor=float(plan.factor),
             max_model_len=target,
-            env={str(k): str(v) for k, v in (getattr(plan, "env", None) or {}).items()},
+            env=dict(plan.env),
         )
 
 
@@ -152,7 +146,13 @@ class LaunchContext:
             for container in containers:
                 for key in _ROPE_KEYS:
                     value = container.get(key)
-                    if isinstance(value, dict):
+                    if not isinstance(value, dict):
+                        continue
+                    # Gemma 3 style: one rope dict per layer type ({"full_attention": {...}, ...}).
+                    per_layer = [v for v in value.values() if isinstance(v, dict)]
+                    if per_layer and len(per_layer) == len(value):
+                        found.extend(RopeOverride(v, key, override, container) for v in per_layer)
+                    else:
                         found.append(RopeOverride(value, key, override, container))
         flag = self.launch.rope_scaling_flag
         if flag is not None and flag.data is not None:
@@ -201,7 +201,8 @@ class LaunchContext:
 
 
 def override_json(overrides: dict[str, Any]) -> str:
-    return json.dumps(overrides, separators=(", ", ": "))
+    """The override's JSON text exactly as `plan` writes it (the vLLM engine's own encoder)."""
+    return encode_overrides(overrides)
 
 
 def render_override(overrides: dict[str, Any], source: str) -> str:
