@@ -159,6 +159,13 @@ class LaunchContext:
             found.append(RopeOverride(flag.data, "--rope-scaling", flag, flag.data))
         return found
 
+    def opaque_override(self) -> bool:
+        """An override lint cannot read (bad JSON, a `$VAR`): what it scales is unknown."""
+        flag = self.launch.rope_scaling_flag
+        return any(o.data is None for o in self.launch.overrides) or (
+            flag is not None and flag.data is None
+        )
+
     def override_max_position(self) -> int | None:
         for override in self.launch.overrides:
             for container in (override.data or {}, (override.data or {}).get("text_config") or {}):

@@ -299,8 +299,8 @@ def stacked_scaling(ctx: LaunchContext) -> list[Hit]:
 @launch_rule("RG205", "max length beyond the native context with no rope scaling")
 def unscaled_long(ctx: LaunchContext) -> list[Hit]:
     length = ctx.max_len
-    if length is None or ctx.rope_overrides():
-        return []
+    if length is None or ctx.rope_overrides() or ctx.opaque_override():
+        return []  # an unreadable override (RG302, or a $VAR) may well scale: not "no scaling"
     spec = ctx.spec
     line = ctx.launch.max_model_len.line if ctx.launch.max_model_len is not None else ctx.launch.line
     if spec is not None and length > spec.native_context:
@@ -337,7 +337,8 @@ def yarn_max_position(ctx: LaunchContext) -> list[Hit]:
         ceiling = ctx.spec.max_position_embeddings
     if ceiling is None or length <= ceiling:
         return []
-    ropes = [rope for rope in ctx.rope_overrides() if rope.rope_type in _YARN]
+    # The --rope-scaling flag is RG101's: once it moves into hf_overrides, plan's fix carries the ceiling.
+    ropes = [r for r in ctx.rope_overrides() if r.rope_type in _YARN and r.key != "--rope-scaling"]
     return [
         Hit(
             "error",
