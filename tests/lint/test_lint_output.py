@@ -102,8 +102,15 @@ def test_fix_prints_a_diff_and_changes_nothing(tmp_path: Path, capsys: pytest.Ca
 
 
 @pytest.mark.parametrize(
-    "name", ["wrong_original.sh", "stale_rope_flag.sh", "qwen3_silent_zone.sh", "torch_drift/requirements.txt",
-             "over_scaled.compose.yml", "allow_long_unscaled.sh"]
+    "name",
+    [
+        "wrong_original.sh",
+        "stale_rope_flag.sh",
+        "qwen3_silent_zone.sh",
+        "torch_drift/requirements.txt",
+        "over_scaled.compose.yml",
+        "allow_long_unscaled.sh",
+    ],
 )
 def test_write_fixes_the_file(tmp_path: Path, name: str) -> None:
     target = _copy(tmp_path, name)

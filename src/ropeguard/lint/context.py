@@ -162,9 +162,7 @@ class LaunchContext:
     def opaque_override(self) -> bool:
         """An override lint cannot read (bad JSON, a `$VAR`): what it scales is unknown."""
         flag = self.launch.rope_scaling_flag
-        return any(o.data is None for o in self.launch.overrides) or (
-            flag is not None and flag.data is None
-        )
+        return any(o.data is None for o in self.launch.overrides) or (flag is not None and flag.data is None)
 
     def override_max_position(self) -> int | None:
         for override in self.launch.overrides:

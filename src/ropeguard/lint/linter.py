@@ -15,6 +15,7 @@ Nothing read is ever executed; unreadable, binary, huge or unparsable files beco
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -57,8 +58,8 @@ def _iter_files(paths: list[str], notes: list[Note]) -> list[tuple[str, bool]]:
             ):
                 dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS)
                 try:
-                    stat = os.stat(root)
-                    key = (stat.st_dev, stat.st_ino)
+                    where = os.stat(root)
+                    key = (where.st_dev, where.st_ino)
                     if key in seen:
                         continue
                     seen.add(key)
@@ -74,7 +75,11 @@ def _iter_files(paths: list[str], notes: list[Note]) -> list[tuple[str, bool]]:
 
 def _read(path: str, notes: list[Note]) -> str | None:
     try:
-        size = os.path.getsize(path)
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):
+            notes.append(Note(path=path, message="skipped: not a regular file"))
+            return None
+        size = info.st_size
         if size > MAX_BYTES:
             notes.append(Note(path=path, message=f"skipped: {size} bytes is larger than {MAX_BYTES}"))
             return None

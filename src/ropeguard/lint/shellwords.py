@@ -115,7 +115,9 @@ def _read_word(text: str, i: int, line: int) -> tuple[Word, int, int]:
                     if depth == 0:
                         break
                 j += 1
-            out.append(text[i : j + 1])
+            piece = text[i : j + 1]
+            out.append(piece)
+            line += piece.count("\n")
             i = j + 1
             continue
         out.append(ch)
