@@ -134,8 +134,11 @@ def check_stack_versions(versions: Mapping[str, str | None]) -> list[StackCheck]
             )
         )
     else:
+        # Versions that do not parse (a source build's odd string) are skipped, not fatal.
+        torch_ok = str(_version(torch_text)) if _version(torch_text) else None
+        transformers_ok = str(transformers) if transformers is not None else None
         for problem in facts.check_stack(
-            vllm, torch_version=torch_text, transformers_version=transformers_text, distribution=distribution
+            vllm, torch_version=torch_ok, transformers_version=transformers_ok, distribution=distribution
         ):
             package = "torch" if " torch" in problem else "transformers"
             checks.append(StackCheck(id=f"{package}-pin", severity="error", message=problem))
@@ -150,7 +153,7 @@ def check_stack_versions(versions: Mapping[str, str | None]) -> list[StackCheck]
         )
 
     effect = (
-        facts.legacy_rope_scaling_effect(vllm, transformers_text) if transformers is not None else "unknown"
+        facts.legacy_rope_scaling_effect(vllm, str(transformers)) if transformers is not None else "unknown"
     )
     if effect == "ignored":
         checks.append(
