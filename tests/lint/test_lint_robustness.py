@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import builtins
 import contextlib
 import os
 import string
@@ -67,14 +66,14 @@ def test_unreadable_file_is_skipped_with_a_note(tmp_path: Path, monkeypatch: pyt
     secret.write_text(BAD_LINE)
     secret.chmod(0)
     if os.geteuid() == 0:  # root reads anything: inject the refusal the OS would give anyone else
-        real_open = builtins.open
+        real_open = os.open
 
-        def refusing_open(file: object, *args: object, **kwargs: object) -> object:
+        def refusing_open(file: str, flags: int, *args: int, **kwargs: object) -> int:
             if str(file) == str(secret):
                 raise PermissionError(13, "Permission denied", str(file))
-            return real_open(file, *args, **kwargs)  # type: ignore[call-overload]
+            return real_open(file, flags, *args, **kwargs)  # type: ignore[arg-type]
 
-        monkeypatch.setattr(builtins, "open", refusing_open)
+        monkeypatch.setattr(os, "open", refusing_open)
     try:
         assert _notes(tmp_path)["serve.sh"] == "skipped: Permission denied"
     finally:

@@ -132,11 +132,23 @@ def pins_from_words(words: list[Word]) -> list[Pin]:
     return pins
 
 
+_SIMPLE_PIN = re.compile(
+    r"^(?P<name>vllm|vllm[-_]cpu|torch|transformers)\s*(?P<spec>(?:(?:==|>=|<=|~=|!=|<|>)\s*[\w.+*!]+\s*,?\s*)*)$",
+    re.I,
+)
+_STACK_START = re.compile(r"^\s*(?:vllm|torch|transformers)", re.I)
+
+
 def pin_from_text(text: str, line: int) -> Pin | None:
     """One requirement line -> Pin when it names a package of the serving stack."""
     cleaned = text.split("#", 1)[0].strip()
-    if not cleaned or cleaned.startswith("-"):
-        return None
+    if not cleaned or not _STACK_START.match(cleaned):
+        return None  # cheap: most lines name other packages
+    simple = _SIMPLE_PIN.match(cleaned)
+    if simple is not None:  # the common `name==1.2.3` forms, without packaging's slower parser
+        name = simple["name"].lower().replace("_", "-")
+        spec = ",".join(sorted(part.replace(" ", "") for part in simple["spec"].split(",") if part.strip()))
+        return Pin(package=name, spec=spec, line=line, raw=cleaned)
     try:
         requirement = Requirement(cleaned)
     except InvalidRequirement:

@@ -74,20 +74,34 @@ def _iter_files(paths: list[str], notes: list[Note]) -> list[tuple[str, bool]]:
 
 
 def _read(path: str, notes: list[Note]) -> str | None:
+    # O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then tells it is not a file.
     try:
-        info = os.stat(path)
-        if not stat.S_ISREG(info.st_mode):
-            notes.append(Note(path=path, message="skipped: not a regular file"))
-            return None
-        size = info.st_size
-        if size > MAX_BYTES:
-            notes.append(Note(path=path, message=f"skipped: {size} bytes is larger than {MAX_BYTES}"))
-            return None
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_BYTES + 1)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as error:
         notes.append(Note(path=path, message=f"skipped: {error.strerror or error}"))
         return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            notes.append(Note(path=path, message="skipped: not a regular file"))
+            return None
+        if info.st_size > MAX_BYTES:
+            notes.append(Note(path=path, message=f"skipped: {info.st_size} bytes is larger than {MAX_BYTES}"))
+            return None
+        chunks: list[bytes] = []
+        size = 0
+        while size <= MAX_BYTES:
+            chunk = os.read(fd, MAX_BYTES + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        data = b"".join(chunks)
+    except OSError as error:
+        notes.append(Note(path=path, message=f"skipped: {error.strerror or error}"))
+        return None
+    finally:
+        os.close(fd)
     if b"\0" in data[:8192]:
         notes.append(Note(path=path, message="skipped: binary file"))
         return None

@@ -3,14 +3,20 @@
 A small POSIX-ish word splitter written for lint (not shlex): it records each word's line and raw
 span so findings point at the right line and `--fix` can replace the exact fragment. It never
 expands anything: `$VAR`, `$(...)` and backticks stay as text. Unbalanced quotes end the word at the
-end of the text instead of failing.
+end of the text instead of failing. Plain runs of characters are taken with one regex match, which
+keeps the splitter fast on the long argument lists of serve scripts.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
-_OPERATORS = ("&&", "||", ";;", ";", "&", "|", "\n", "(", ")")
+_OPERATOR = re.compile(r"&&|\|\||;;|[;&|\n()]")
+_BLANKS = re.compile(r"(?:[ \t\r]|\\\n)+")
+_PLAIN = re.compile(r"[^\s'\"\\$;&|()]+")
+_IN_DOUBLE = re.compile(r'[^"\\\n]+')
+_WORD_END = frozenset(" \t\r\n;&|()")
 
 
 @dataclass
@@ -34,26 +40,24 @@ def split_commands(text: str, first_line: int = 1) -> list[list[Word]]:
     current: list[Word] = []
     i, n, line = 0, len(text), first_line
     while i < n:
+        blanks = _BLANKS.match(text, i)
+        if blanks is not None:
+            line += blanks.group().count("\n")
+            i = blanks.end()
+            continue
         ch = text[i]
-        if ch == "\\" and i + 1 < n and text[i + 1] == "\n":
-            i += 2
-            line += 1
-            continue
-        if ch in " \t\r":
-            i += 1
-            continue
         if ch == "#":
-            while i < n and text[i] != "\n":
-                i += 1
+            end = text.find("\n", i)
+            i = n if end < 0 else end
             continue
-        operator = next((op for op in _OPERATORS if text.startswith(op, i)), None)
+        operator = _OPERATOR.match(text, i)
         if operator is not None:
             if current:
                 commands.append(current)
                 current = []
-            if operator == "\n":
+            if ch == "\n":
                 line += 1
-            i += len(operator)
+            i = operator.end()
             continue
         word, i, line = _read_word(text, i, line)
         current.append(word)
@@ -68,8 +72,14 @@ def _read_word(text: str, i: int, line: int) -> tuple[Word, int, int]:
     groups = 0
     only_single = True
     while i < n:
+        plain = _PLAIN.match(text, i)
+        if plain is not None:
+            out.append(plain.group())
+            only_single = False
+            i = plain.end()
+            continue
         ch = text[i]
-        if ch in " \t\r\n;&|()":
+        if ch in _WORD_END:
             break
         if ch == "'":
             groups += 1
@@ -85,6 +95,11 @@ def _read_word(text: str, i: int, line: int) -> tuple[Word, int, int]:
             groups += 1
             i += 1
             while i < n and text[i] != '"':
+                chunk = _IN_DOUBLE.match(text, i)
+                if chunk is not None:
+                    out.append(chunk.group())
+                    i = chunk.end()
+                    continue
                 if text[i] == "\\" and i + 1 < n and text[i + 1] in '"\\$`\n':
                     if text[i + 1] == "\n":
                         line += 1
@@ -98,14 +113,15 @@ def _read_word(text: str, i: int, line: int) -> tuple[Word, int, int]:
                 i += 1
             i += 1
             continue
-        if ch == "\\" and i + 1 < n:
-            if text[i + 1] == "\n":
-                line += 1
-            else:
-                out.append(text[i + 1])
+        if ch == "\\":
+            if i + 1 < n:
+                if text[i + 1] == "\n":
+                    line += 1
+                else:
+                    out.append(text[i + 1])
             i += 2
             continue
-        if ch == "$" and text.startswith("$(", i):
+        if text.startswith("$(", i):
             depth, j = 0, i
             while j < n:
                 if text[j] == "(":
@@ -120,7 +136,7 @@ def _read_word(text: str, i: int, line: int) -> tuple[Word, int, int]:
             line += piece.count("\n")
             i = j + 1
             continue
-        out.append(ch)
+        out.append(ch)  # a lone `$`
         i += 1
     raw = text[start:i]
     return Word("".join(out), start_line, raw, single_quoted=only_single and groups == 1), i, line

@@ -16,6 +16,7 @@ from ropeguard.engines import vllm_versions as facts
 NEWEST_KNOWN = facts.NEWEST_KNOWN
 
 
+@lru_cache(maxsize=1024)
 def lenient_version(text: str | None) -> Version | None:
     """`v0.8.5`, `0.8.5`, `0.8.5-cu128` -> Version; `latest`, `$TAG`, `nightly` -> None."""
     if not text:
