@@ -11,6 +11,7 @@ Target: >= 2,000 files/s on the 2-core development machine.
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import shutil
 import tempfile
@@ -22,21 +23,21 @@ MODELS = ["Qwen/Qwen3-8B", "meta-llama/Llama-3.1-8B-Instruct", "Qwen/Qwen2.5-7B-
 TEMPLATES: dict[str, str] = {
     "serve{i}.sh": (
         "#!/bin/bash\nset -e\nexport HF_HOME=/data\nvllm serve {model} \\\n  --max-model-len {length} \\\n"
-        "  --hf-overrides '{{\"rope_parameters\": {{\"rope_type\": \"yarn\", \"factor\": {factor}, "
-        "\"original_max_position_embeddings\": 32768, \"rope_theta\": 1000000}}, "
-        "\"max_position_embeddings\": {length}}}'\n"
+        '  --hf-overrides \'{{"rope_parameters": {{"rope_type": "yarn", "factor": {factor}, '
+        '"original_max_position_embeddings": 32768, "rope_theta": 1000000}}, '
+        '"max_position_embeddings": {length}}}\'\n'
     ),
     "deploy{i}.yaml": (
         "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: m{i}\nspec:\n  template:\n    spec:\n"
         "      containers:\n        - name: vllm\n          image: vllm/vllm-openai:v0.33.0\n"
-        "          args: [\"--model\", \"{model}\", \"--max-model-len\", \"{length}\"]\n"
+        '          args: ["--model", "{model}", "--max-model-len", "{length}"]\n'
     ),
     "compose{i}.yml": (
         "services:\n  s{i}:\n    image: vllm/vllm-openai:v0.12.0\n    command: --model {model} --max-model-len {length}\n"
     ),
-    "Dockerfile.{i}": "FROM vllm/vllm-openai:v0.8.5\nRUN pip install torch==2.4.0\nCMD [\"--model\", \"{model}\"]\n",
+    "Dockerfile.{i}": 'FROM vllm/vllm-openai:v0.8.5\nRUN pip install torch==2.4.0\nCMD ["--model", "{model}"]\n',
     "values{i}.yaml": "vllm:\n  model: {model}\n  maxModelLen: {length}\nreplicaCount: 2\n",
-    "run{i}.py": "from vllm import LLM\nllm = LLM(model=\"{model}\", max_model_len={length})\n",
+    "run{i}.py": 'from vllm import LLM\nllm = LLM(model="{model}", max_model_len={length})\n',
     "requirements{i}.txt": "vllm==0.33.0\ntorch==2.14.0\nnumpy\n",
     "notes{i}.md": "Run `vllm serve {model} --max-model-len {length} --rope-scaling ...` (old guide).\n",
     "app{i}.py": "import json\n\ndef main() -> None:\n    print(json.dumps({{'i': {i}}}))\n",
@@ -73,12 +74,14 @@ def main() -> None:
     try:
         generate(root, args.files)
         lint_report([str(root / "team0")], offline=True)  # warm imports and the model cache's code paths
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         report = lint_report([str(root)], offline=True)
-        seconds = time.perf_counter() - start
+        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
         print(
             f"linted {args.files} files ({report.files_read} read, {len(report.findings)} findings) "
-            f"in {seconds:.2f} s: {args.files / seconds:,.0f} files/s"
+            f"in {seconds:.2f} s: {args.files / seconds:,.0f} files/s "
+            f"({args.files / cpu:,.0f} files per CPU second; load average {load:.1f})"
         )
     finally:
         if not args.keep:

@@ -172,6 +172,7 @@ class _Versions:
                 f"--engine-version {engine_version!r} is not a version number", hint="write it like 0.12.0"
             )
         self.by_dir: dict[str, list[tuple[str, Pin | Value]]] = {}
+        self._tree_cache: dict[tuple[str, tuple[str, ...]], tuple[str, str] | None] = {}
         for item in files:
             folder = os.path.dirname(os.path.abspath(item.path))
             for pin in item.extract.pins:
@@ -185,6 +186,12 @@ class _Versions:
 
     def _tree_pin(self, path: str, packages: tuple[str, ...]) -> tuple[str, str] | None:
         folder = os.path.dirname(os.path.abspath(path))
+        key = (folder, packages)
+        if key not in self._tree_cache:
+            self._tree_cache[key] = self._nearest_pin(folder, packages)
+        return self._tree_cache[key]
+
+    def _nearest_pin(self, folder: str, packages: tuple[str, ...]) -> tuple[str, str] | None:
         while True:
             for other, pin in self.by_dir.get(folder, []):
                 if isinstance(pin, Pin) and pin.package in packages and pin.exact:

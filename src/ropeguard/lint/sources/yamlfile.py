@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import yaml
@@ -38,6 +39,7 @@ _SIGNAL_TEXT = ("--max-model-len", "--max_model_len", "--hf-overrides", "--hf_ov
 _SIGNAL_KEYS = ("maxmodellen", "hfoverrides")
 
 
+@lru_cache(maxsize=4096)
 def _norm(key: str) -> str:
     return re.sub(r"[^a-z]", "", key.lower())
 
