@@ -1,7 +1,10 @@
 """ropeguard: serve LLMs past their native context window correctly, and prove that it works.
 
 The library is the product; the CLI is a thin adapter over it. Public entry points are imported
-lazily so that `import ropeguard` stays light (no torch, transformers or vLLM).
+lazily so that `import ropeguard` stays light (no torch, transformers or vLLM):
+
+    ropeguard.inspect_model("Qwen/Qwen3-8B")   -> what the config says
+    ropeguard.plan("Qwen/Qwen3-8B", "128k")    -> ContextPlan (the callable package ropeguard.plan)
 """
 
 from __future__ import annotations
@@ -13,20 +16,25 @@ __version__ = "0.1.0"
 if TYPE_CHECKING:
     from ropeguard.models.inspection import inspect_model
 
-# name -> module that defines it; imported on first access (PEP 562).
-_LAZY: dict[str, str] = {
-    "inspect_model": "ropeguard.models.inspection",
+# name -> (module that defines it, attribute; None: the module itself); imported on first access
+# (PEP 562). `plan` is a package that is also callable, so it stays the same object whichever of
+# `ropeguard.plan(...)` or `import ropeguard.plan.memory` comes first.
+_LAZY: dict[str, tuple[str, str | None]] = {
+    "inspect_model": ("ropeguard.models.inspection", "inspect_model"),
+    "plan": ("ropeguard.plan", None),
 }
 
-__all__ = ["__version__", "inspect_model"]
+__all__ = ["__version__", "inspect_model", "plan"]
 
 
 def __getattr__(name: str) -> Any:
-    module_name = _LAZY.get(name)
-    if module_name is None:
+    entry = _LAZY.get(name)
+    if entry is None:
         raise AttributeError(f"module 'ropeguard' has no attribute {name!r}")
     import importlib
 
-    value = getattr(importlib.import_module(module_name), name)
+    module_name, attribute = entry
+    module = importlib.import_module(module_name)
+    value = module if attribute is None else getattr(module, attribute)
     globals()[name] = value
     return value

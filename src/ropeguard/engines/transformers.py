@@ -1,0 +1,86 @@
+"""transformers: the config edit (rope dict + max_position_embeddings) applied before the model is built.
+
+transformers 5 reads `rope_parameters` with `rope_theta` inside; transformers 4 reads `rope_scaling`
+with `rope_theta` at the top level, and up to 4.55 replaced a YaRN `factor` by
+max_position_embeddings / original (transformers issue 38224), which is why the edit always sets
+max_position_embeddings to the target as well: then both readings give the same factor.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import metadata
+from typing import Any
+
+from packaging.version import InvalidVersion, Version
+
+from ropeguard.engines.engine import EngineRequest, EngineSettings, nest
+
+# transformers 5 moved rope settings to `rope_parameters` (with rope_theta inside).
+ROPE_PARAMETERS_FROM = Version("5.0.0")
+NEWEST_KNOWN = "5.19.0"
+
+_SNIPPET = (
+    "import json, sys\n"
+    "from transformers import AutoConfig, AutoModelForCausalLM\n"
+    "model, edit = sys.argv[1], json.loads(sys.argv[2])\n"
+    "config = AutoConfig.from_pretrained(model)\n"
+    "for key, value in edit.items():\n"
+    '    target = getattr(config, key) if isinstance(value, dict) and key.endswith("_config") else None\n'
+    "    for name, item in (value.items() if target is not None else [(key, value)]):\n"
+    "        setattr(target if target is not None else config, name, item)\n"
+    "llm = AutoModelForCausalLM.from_pretrained(model, config=config)\n"
+)
+
+
+def _version_of_installed() -> str:
+    try:
+        return metadata.version("transformers")
+    except metadata.PackageNotFoundError:
+        return NEWEST_KNOWN
+
+
+class TransformersEngine:
+    name = "transformers"
+    aliases: tuple[str, ...] = ("hf",)
+
+    def default_version(self) -> str:
+        return _version_of_installed()
+
+    def settings(self, request: EngineRequest) -> EngineSettings:
+        version = request.engine_version or self.default_version()
+        try:
+            modern = Version(version) >= ROPE_PARAMETERS_FROM
+        except InvalidVersion:
+            modern = True
+        edit: dict[str, Any] = {}
+        rope_dict: dict[str, Any] | None = None
+        if request.rope is not None:
+            rope_dict = dict(request.rope)
+            if modern:
+                rope_dict = request.rope_by_layer_type or rope_dict
+                edit["rope_parameters"] = rope_dict
+            else:
+                theta = rope_dict.pop("rope_theta", None)
+                rope_dict.pop("partial_rotary_factor", None)
+                edit["rope_scaling"] = rope_dict
+                if theta is not None:
+                    edit["rope_theta"] = theta
+            edit["max_position_embeddings"] = request.target
+        elif request.max_position_embeddings is not None:
+            edit["max_position_embeddings"] = request.max_position_embeddings
+        overrides = nest(request.spec, edit) if edit else None
+        command = ["python", "-c", _SNIPPET, request.spec.model, json.dumps(overrides or {})]
+        return EngineSettings(
+            engine=self.name,
+            engine_version=version,
+            rope_parameters=rope_dict,
+            hf_overrides=overrides,
+            command=command,
+            notes=[
+                "the same object works as `ropeguard eval --backend transformers --hf-overrides JSON`",
+            ],
+        )
+
+
+ENGINE = TransformersEngine()

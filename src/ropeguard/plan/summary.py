@@ -1,0 +1,80 @@
+"""The text a person reads for a plan: model facts, the command, memory, warnings (and the YaRN table)."""
+
+from __future__ import annotations
+
+import shlex
+
+from ropeguard.plan.planner import ContextPlan
+
+GIB = 1024**3
+
+
+def _command_lines(command: list[str]) -> list[str]:
+    groups: list[list[str]] = []
+    for token in command:
+        if not groups or token.startswith("--"):
+            groups.append([token])
+        else:
+            groups[-1].append(token)
+    rendered = [" ".join(shlex.quote(part) for part in group) for group in groups]
+    return [
+        ("  " if index == 0 else "      ") + text + (" \\" if index < len(rendered) - 1 else "")
+        for index, text in enumerate(rendered)
+    ]
+
+
+def render_plan(plan: ContextPlan, *, table: list[str] | None = None) -> str:
+    """A plain-text report of `plan`; `table` adds the per-dimension YaRN table (already formatted)."""
+    own = (
+        "no scaling of its own"
+        if plan.existing_rope_type == "default"
+        else f"{plan.existing_rope_type} scaling"
+    )
+    lines = [
+        f"{plan.model} ({plan.model_type}): native {plan.native_context} tokens "
+        f"({plan.native_context_source})",
+        f"  max_position_embeddings {plan.max_position_embeddings}, rope_theta {plan.rope_theta:g}, {own}",
+    ]
+    if plan.scaling == "none":
+        lines.append(f"target {plan.target_context} tokens: within the native window, no rope override")
+    else:
+        lines.append(
+            f"target {plan.target_context} tokens: factor {plan.factor:g} ({plan.scaling}), attention factor "
+            f"{plan.attention_factor:.4f}, rotary cache {plan.rotary_cache_positions} positions"
+        )
+    version = f" {plan.engine_version}" if plan.engine_version else ""
+    lines += ["", f"{plan.engine}{version}:"]
+    lines += [f"  {key}={shlex.quote(value)}" for key, value in sorted(plan.env.items())]
+    lines += _command_lines(plan.command)
+
+    memory = plan.memory
+    lines += [
+        "",
+        f"memory ({memory.gpu}, {memory.gpu_memory_utilization:g} utilisation):",
+        f"  weights   {memory.weight_bytes / GIB:.1f} GiB ({memory.parameters / 1e9:.2f} B parameters, "
+        f"{memory.weight_dtype})",
+        f"  KV cache  {memory.kv_bytes_per_token:,} bytes/token ({memory.kv_cache_dtype}); "
+        f"{memory.kv_bytes_at_target / GIB:.1f} GiB at {memory.target_context} tokens",
+    ]
+    if memory.kv_sliding_bytes_per_sequence:
+        lines.append(
+            f"            + {memory.kv_sliding_bytes_per_sequence:,} bytes a sequence for sliding layers"
+        )
+    if memory.tensor_parallel_size is not None:
+        concurrency = (
+            f"{memory.concurrency_at_target:g} full-length requests at once"
+            if memory.concurrency_at_target is not None
+            else "concurrency unknown"
+        )
+        lines.append(
+            f"  GPUs      {memory.gpus_needed if memory.gpus_needed is not None else 'more than 64'} needed; "
+            f"--tensor-parallel-size {memory.tensor_parallel_size}: {concurrency}"
+        )
+    else:
+        lines.append(f"  GPUs      no tensor-parallel size up to 64 of {memory.gpu} holds one request")
+    if table:
+        lines += ["", *table]
+    for title, items in (("warnings", plan.warnings), ("notes", plan.notes + memory.notes)):
+        if items:
+            lines += ["", f"{title}:"] + [f"  - {item}" for item in items]
+    return "\n".join(lines) + "\n"
