@@ -132,3 +132,17 @@ def test_hub_cache_is_used_before_the_registry(monkeypatch: pytest.MonkeyPatch, 
     (snapshot / "config.json").write_text(json.dumps(config))
     s = load_model_spec("Qwen/Qwen3-8B")
     assert s.config_source == "hub-cache" and s.num_hidden_layers == 2
+
+
+def test_a_gated_hub_repo_falls_back_to_the_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ropeguard.models import hub
+
+    def gated(repo_id: str) -> Path:
+        raise ModelConfigError(f"{repo_id} is a gated repository on the hub")
+
+    # Injected fault: the hub answers, but refuses the file (meta-llama without a token).
+    monkeypatch.setattr(hub, "download_config", gated)
+    s = load_model_spec("meta-llama/Llama-3.1-8B-Instruct", offline=False)
+    assert s.config_source == "registry" and s.rope.rope_type == "llama3"
+    with pytest.raises(ModelConfigError, match="gated"):
+        load_model_spec("nobody/gated-and-unknown", offline=False)

@@ -514,11 +514,15 @@ def load_model_spec(model: str, *, native: int | None = None, offline: bool | No
             origin=f"{model} (cached {cached})",
         )
     why_not_hub = "offline (HF_HUB_OFFLINE or --offline)"
+    hub_error: ModelConfigError | None = None
     if not offline:
         try:
             downloaded = hub.download_config(model)
         except hub.HubUnavailable as error:
             why_not_hub = str(error)
+        except ModelConfigError as error:
+            # Gated (meta-llama without a token) or unknown to the hub: the registry may still know it.
+            hub_error = error
         else:
             return spec_from_config(
                 read_config_file(downloaded),
@@ -531,6 +535,8 @@ def load_model_spec(model: str, *, native: int | None = None, offline: bool | No
     spec = registry_spec(model, native=native)
     if spec is not None:
         return spec
+    if hub_error is not None:
+        raise hub_error
     raise ModelConfigError(
         f"unknown model {model!r}: not a local file or folder, not in the Hugging Face cache, "
         f"the hub is not available ({why_not_hub}), and ropeguard's registry does not know it",
