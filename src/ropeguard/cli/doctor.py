@@ -5,11 +5,12 @@ from __future__ import annotations
 import typer
 
 from ropeguard.cli.app import app
+from ropeguard.cli.options import JSON_OPTION
 
 
 @app.command("doctor")
 def doctor_command(
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+    as_json: bool = JSON_OPTION,
 ) -> int:
     """Check the installed serving stack for versions that break long context."""
     from ropeguard.doctor import doctor

@@ -8,6 +8,7 @@ import sys
 import typer
 
 from ropeguard.cli.app import app
+from ropeguard.cli.options import OFFLINE_OPTION, offline_flag
 
 
 @app.command("lint")
@@ -16,7 +17,7 @@ def lint_command(
     engine_version: str | None = typer.Option(
         None, "--engine-version", help="vLLM version to judge against (default: pinned, installed, newest)."
     ),
-    offline: bool = typer.Option(False, "--offline", help="Never touch the network for model configs."),
+    offline: bool = OFFLINE_OPTION,
     model_config: str | None = typer.Option(
         None, "--model-config", help="Model folder (config.json) to use for every launch."
     ),
@@ -33,7 +34,7 @@ def lint_command(
     if output not in ("text", "json", "sarif"):
         raise UsageError(f"--format {output!r} is not one of text, json, sarif")
     report = lint_report(
-        paths, engine_version=engine_version, offline=offline or None, model_config=model_config
+        paths, engine_version=engine_version, offline=offline_flag(offline), model_config=model_config
     )
     if fix or write:
         changed = fixed_files(report.edits)
@@ -43,7 +44,7 @@ def lint_command(
             written = write_fixes(changed)
             typer.echo(f"fixed {len(written)} file(s)", err=True)
             report = lint_report(
-                paths, engine_version=engine_version, offline=offline or None, model_config=model_config
+                paths, engine_version=engine_version, offline=offline_flag(offline), model_config=model_config
             )
         if fix:
             return 1 if report.failed else 0

@@ -60,10 +60,13 @@ def plan_command(
         force=force,
         p99_input_tokens=p99_input,
     )
-    if json_output or emit is not None:
+    if json_output or emit == "json":
+        typer.echo(plan.model_dump_json(indent=2))
+        return
+    if emit is not None:
         from ropeguard.plan.emit import emit as emit_artifact
 
-        typer.echo(emit_artifact(plan, emit or "json"), nl=False)
+        typer.echo(emit_artifact(plan, emit), nl=False)
         return
     from ropeguard.plan.summary import render_plan
 

@@ -195,10 +195,9 @@ def count_parameters(spec: ModelSpec) -> ParameterCount:
     return ParameterCount(linear=linear, other=embedding + lm_head + norms)
 
 
-class KvCache(BaseModel):
+@dataclass(frozen=True)
+class KvCache:
     """KV-cache bytes, split into the part that grows with the sequence and the fixed sliding part."""
-
-    model_config = ConfigDict(extra="forbid")
 
     bytes_per_token: int  # full-attention (and MLA) layers: grows with every token
     sliding_bytes_per_token: int  # sliding-window layers, until their window is full
