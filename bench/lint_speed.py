@@ -33,15 +33,20 @@ TEMPLATES: dict[str, str] = {
         '          args: ["--model", "{model}", "--max-model-len", "{length}"]\n'
     ),
     "compose{i}.yml": (
-        "services:\n  s{i}:\n    image: vllm/vllm-openai:v0.12.0\n    command: --model {model} --max-model-len {length}\n"
+        "services:\n  s{i}:\n    image: vllm/vllm-openai:v0.12.0\n"
+        "    command: --model {model} --max-model-len {length}\n"
     ),
-    "Dockerfile.{i}": 'FROM vllm/vllm-openai:v0.8.5\nRUN pip install torch==2.4.0\nCMD ["--model", "{model}"]\n',
+    "Dockerfile.{i}": (
+        'FROM vllm/vllm-openai:v0.8.5\nRUN pip install torch==2.4.0\nCMD ["--model", "{model}"]\n'
+    ),
     "values{i}.yaml": "vllm:\n  model: {model}\n  maxModelLen: {length}\nreplicaCount: 2\n",
     "run{i}.py": 'from vllm import LLM\nllm = LLM(model="{model}", max_model_len={length})\n',
     "requirements{i}.txt": "vllm==0.33.0\ntorch==2.14.0\nnumpy\n",
     "notes{i}.md": "Run `vllm serve {model} --max-model-len {length} --rope-scaling ...` (old guide).\n",
     "app{i}.py": "import json\n\ndef main() -> None:\n    print(json.dumps({{'i': {i}}}))\n",
-    "nginx{i}.yaml": "apiVersion: v1\nkind: Service\nmetadata:\n  name: web{i}\nspec:\n  ports: [{{port: 80}}]\n",
+    "nginx{i}.yaml": (
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: web{i}\nspec:\n  ports: [{{port: 80}}]\n"
+    ),
     "data{i}.csv": "a,b,c\n1,2,3\n",
 }
 

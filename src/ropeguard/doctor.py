@@ -15,9 +15,11 @@ Known-bad combinations (FACTS.md sections 1-3):
 from __future__ import annotations
 
 import platform
+import sys
+import types
 from collections.abc import Mapping
 from importlib import metadata
-from typing import Literal
+from typing import Any, Literal
 
 from packaging.version import InvalidVersion, Version
 from pydantic import BaseModel, ConfigDict, Field
@@ -250,3 +252,13 @@ def doctor(*, probe_cuda: bool = True, versions: Mapping[str, str | None] | None
     if probe_cuda and report.torch is not None:
         _probe_cuda(report)
     return report
+
+
+class _CallableModule(types.ModuleType):
+    """`ropeguard.doctor()` runs `doctor`, whether `ropeguard.doctor` was reached as module or name."""
+
+    def __call__(self, **options: Any) -> DoctorReport:
+        return doctor(**options)
+
+
+sys.modules[__name__].__class__ = _CallableModule
