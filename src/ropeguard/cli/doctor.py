@@ -21,7 +21,7 @@ def doctor_command(
         return 1 if report.failed else 0
     from rich.console import Console
 
-    console = Console()
+    console = Console(soft_wrap=True)
     rows = [
         ("python", report.python),
         ("torch", report.torch or "not installed"),

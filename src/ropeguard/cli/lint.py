@@ -59,7 +59,9 @@ def lint_command(
 
         from ropeguard.lint.render import print_text
 
-        print_text(report.findings, report.notes, console=Console(), files_read=report.files_read)
+        print_text(
+            report.findings, report.notes, console=Console(soft_wrap=True), files_read=report.files_read
+        )
     if output != "text":
         for note in report.notes:
             typer.echo(f"note: {note.path}: {note.message}", err=True)
