@@ -145,3 +145,16 @@ def test_lint_command_imports_no_heavy_package() -> None:
     env = {**os.environ, "PYTHONPATH": src}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
     assert done.stdout.strip().splitlines()[-1] == "HEAVY [] 1"
+
+
+def test_pre_commit_hooks_run_the_lint_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import yaml
+
+    hooks = yaml.safe_load((Path(__file__).parents[2] / ".pre-commit-hooks.yaml").read_text())
+    by_id = {hook["id"]: hook for hook in hooks}
+    assert set(by_id) == {"ropeguard-lint", "ropeguard-lint-tree"}
+    staged = _copy(tmp_path, "qwen3_silent_zone.sh")
+    entry = by_id["ropeguard-lint"]["entry"].split()
+    assert entry[:2] == ["ropeguard", "lint"]
+    assert main([*entry[1:], str(staged)]) == 1  # pre-commit appends the staged files
+    assert "RG205" in capsys.readouterr().out

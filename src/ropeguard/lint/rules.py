@@ -305,13 +305,17 @@ def unscaled_long(ctx: LaunchContext) -> list[Hit]:
     line = ctx.launch.max_model_len.line if ctx.launch.max_model_len is not None else ctx.launch.line
     if spec is not None and length > spec.native_context:
         extra = f" ({ALLOW_LONG_ENV} lets vLLM start anyway)" if ctx.allow_long else ""
+        what = (
+            f"the {spec.native_context} its own {spec.rope.rope_type} scaling covers, with no override"
+            if spec.has_own_scaling
+            else f"{spec.model}'s native context {spec.native_context} with no rope scaling"
+        )
         return [
             Hit(
                 "error",
                 line,
-                f"--max-model-len {length} is beyond {spec.model}'s native context "
-                f"{spec.native_context} with no rope scaling{extra}: prompts past {spec.native_context} "
-                "are accepted and silently degrade",
+                f"--max-model-len {length} is beyond {what}{extra}: prompts past "
+                f"{spec.native_context} are accepted and silently degrade",
             )
         ]
     if spec is None and ctx.allow_long:
