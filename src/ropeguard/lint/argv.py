@@ -12,7 +12,6 @@ from packaging.requirements import InvalidRequirement, Requirement
 
 from ropeguard.lint.launch import (
     Launch,
-    Override,
     Pin,
     Value,
     image_version,
@@ -107,10 +106,6 @@ def _assign(launch: Launch, flag: str, value: Value) -> None:
         launch.rope_scaling_flag = override
     elif flag == "--rope-theta":
         launch.rope_theta_flag = value
-
-
-def add_override(launch: Launch, override: Override) -> None:
-    launch.overrides.append(override)
 
 
 def pins_from_words(words: list[Word]) -> list[Pin]:

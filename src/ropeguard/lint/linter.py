@@ -43,9 +43,9 @@ class _File:
     extract: Extract
 
 
-def _iter_files(paths: list[str], notes: list[Note]) -> list[tuple[str, bool]]:
-    """(path, given explicitly) for every regular file under the paths; loops and dead links noted."""
-    found: list[tuple[str, bool]] = []
+def _iter_files(paths: list[str], notes: list[Note]) -> list[str]:
+    """Every file under the paths (folders walked without following links, so no loops)."""
+    found: list[str] = []
     for given in paths:
         if os.path.isdir(given):
             seen: set[tuple[int, int]] = set()
@@ -65,9 +65,9 @@ def _iter_files(paths: list[str], notes: list[Note]) -> list[tuple[str, bool]]:
                     seen.add(key)
                 except OSError:
                     continue
-                found.extend((os.path.join(root, name), False) for name in sorted(files))
+                found.extend(os.path.join(root, name) for name in sorted(files))
         elif os.path.lexists(given):
-            found.append((given, True))
+            found.append(given)
         else:
             raise UsageError(f"path {given!r} does not exist", hint="give files or folders to lint")
     return found
@@ -124,7 +124,7 @@ def _parse(path: str, source: Source, text: str, notes: list[Note]) -> Extract |
 def extract_files(paths: list[str], notes: list[Note]) -> tuple[list[_File], int]:
     files: list[_File] = []
     read = 0
-    for path, explicit in _iter_files(paths, notes):
+    for path in _iter_files(paths, notes):
         name = os.path.basename(path)
         source = detect(name, "")
         if source is None:
@@ -146,7 +146,6 @@ def extract_files(paths: list[str], notes: list[Note]) -> tuple[list[_File], int
         extract = _parse(path, source, text, notes)
         if extract is not None and (extract.launches or extract.pins or extract.image_versions):
             files.append(_File(path, extract))
-        del explicit
     return files, read
 
 

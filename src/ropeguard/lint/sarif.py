@@ -36,7 +36,7 @@ def to_sarif(findings: list[Finding], *, root: str | None = None, version: str =
             "name": rule_id,
             "shortDescription": {"text": RULES[rule_id].summary},
             "defaultConfiguration": {"level": _DEFAULT_LEVEL.get(rule_id, "error")},
-            "helpUri": "https://github.com/ropeguard/ropeguard/blob/main/docs/lint.md#" + rule_id.lower(),
+            "help": {"text": f"{rule_id}: {RULES[rule_id].summary}. See docs/lint.md in ropeguard."},
         }
         for rule_id in rule_ids
     ]
@@ -68,7 +68,6 @@ def to_sarif(findings: list[Finding], *, root: str | None = None, version: str =
                     "driver": {
                         "name": "ropeguard",
                         "version": version,
-                        "informationUri": "https://github.com/ropeguard/ropeguard",
                         "rules": rules,
                     }
                 },
