@@ -158,3 +158,41 @@ def test_pre_commit_hooks_run_the_lint_command(tmp_path: Path, capsys: pytest.Ca
     assert entry[:2] == ["ropeguard", "lint"]
     assert main([*entry[1:], str(staged)]) == 1  # pre-commit appends the staged files
     assert "RG205" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        (  # a plain YAML scalar: JSON with ": " written into it would no longer be one string
+            "deploy.yaml",
+            "containers:\n  - image: vllm/vllm-openai:v0.33.0\n    args:\n      - --model=Qwen/Qwen3-8B\n"
+            '      - --max-model-len=131072\n      - --hf-overrides={"rope_parameters":{"rope_type":"yarn",'
+            '"factor":4.0,"original_max_position_embeddings":40960,"rope_theta":1000000},'
+            '"max_position_embeddings":131072}\n',
+        ),
+        (  # JSON inside a JSON array (Dockerfile exec form) is escaped: not replaced blindly
+            "Dockerfile",
+            'FROM vllm/vllm-openai:v0.33.0\nCMD ["--model", "Qwen/Qwen3-8B", "--max-model-len", "40960"]\n',
+        ),
+    ],
+)
+def test_fix_leaves_unsafe_spots_alone(tmp_path: Path, name: str, text: str) -> None:
+    target = tmp_path / name
+    target.write_text(text)
+    findings = lint([str(target)], offline=True)
+    assert findings and all(f.fix for f in findings)  # the fix is reported ...
+    assert main(["lint", str(target), "--offline", "--write"]) == 1
+    assert target.read_text() == text  # ... but not written where it could break the file
+
+
+def test_fix_inside_a_single_quoted_yaml_scalar(tmp_path: Path) -> None:
+    target = tmp_path / "deploy.yaml"
+    target.write_text(
+        "containers:\n  - image: vllm/vllm-openai:v0.33.0\n    args:\n      - --model=Qwen/Qwen3-8B\n"
+        '      - --max-model-len=131072\n      - \'--hf-overrides={"rope_parameters":{"rope_type":"yarn",'
+        '"factor":4.0,"original_max_position_embeddings":40960,"rope_theta":1000000},'
+        '"max_position_embeddings":131072}\'\n'
+    )
+    assert [f.rule for f in lint([str(target)], offline=True)] == ["RG201"]
+    assert main(["lint", str(target), "--offline", "--write"]) == 0
+    assert lint([str(target)], offline=True) == []

@@ -81,11 +81,12 @@ def launch_from_words(
         if flag not in _VALUE_FLAGS:
             continue
         if eq:
-            value = Value(inline, word.line, word.verbatim)
+            quoted = word.single_quoted or word.raw.partition("=")[2] == f"'{inline}'"
+            value = Value(inline, word.line, word.verbatim or quoted, quoted=quoted)
             raw_span = word.raw
         elif index + 1 < len(words):
             nxt = words[index + 1]
-            value = Value(nxt.text, nxt.line, nxt.verbatim)
+            value = Value(nxt.text, nxt.line, nxt.verbatim, quoted=nxt.single_quoted)
             raw_span = word.raw + " " + nxt.raw if nxt.line == word.line else word.raw
         else:
             continue

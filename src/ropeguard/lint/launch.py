@@ -24,6 +24,9 @@ class Value:
     text: str
     line: int
     verbatim: bool = True
+    # Sits inside single quotes on its line (shell '...' or a YAML '...' scalar): other JSON can take
+    # its place without breaking the file's syntax. Only such values get a --fix edit.
+    quoted: bool = False
 
 
 @dataclass

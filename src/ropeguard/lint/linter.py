@@ -248,9 +248,11 @@ def _edits_for(ctx: LaunchContext, rule: str, path: str) -> list[Edit]:
     if rule in _OVERRIDE_RULES:
         edits = []
         for override in launch.overrides:
-            if override.raw is not None and override.raw.verbatim and override.data is not None:
+            if override.raw is not None and override.raw.quoted and override.data is not None:
                 edits.append(Edit(path=path, line=override.raw.line, old=override.raw.text, new=new_json))
         return edits
+    if launch.source != "shell":
+        return []  # inserting or moving flags is only safe in plain shell text
     if rule == "RG101" and "--rope-scaling" in launch.flag_spans and not launch.overrides:
         line, raw = launch.flag_spans["--rope-scaling"]
         edits = [Edit(path=path, line=line, old=raw, new=f"--hf-overrides '{new_json}'")]

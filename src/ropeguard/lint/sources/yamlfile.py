@@ -67,12 +67,13 @@ class _Reader:
         line = node.start_mark.line + 1
         text = str(node.value)
         here = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
-        raw = text if ("\n" not in text and text in here) else json.dumps(text)
-        return Word(text, line, raw)
+        verbatim = "\n" not in text and text in here
+        raw = text if verbatim else json.dumps(text)
+        return Word(text, line, raw, single_quoted=verbatim and node.style == "'")
 
     def value(self, node: yaml.ScalarNode) -> Value:
         word = self.word(node)
-        return Value(word.text, word.line, word.raw == word.text)
+        return Value(word.text, word.line, word.raw == word.text, quoted=word.single_quoted)
 
     def signal(self, node: yaml.Node) -> bool:
         if isinstance(node, yaml.ScalarNode):
@@ -124,9 +125,18 @@ class _Reader:
 
     def script(self, node: yaml.ScalarNode, scope: _Scope) -> None:
         line = node.start_mark.line + 1
+        text = str(node.value)
         if node.style in ("|", ">"):
             line += 1
-        scope.scripts.append((str(node.value), line))
+        if node.style == ">":
+            # Folding joined the lines with spaces; read them from the file instead, joined as shell
+            # continuations, so each word keeps the line it is on.
+            body = [part.strip() for part in self.lines[line - 1 : node.end_mark.line]]
+            while body and not body[-1]:
+                body.pop()
+            if body and all(body):
+                text = " \\\n".join(body)
+        scope.scripts.append((text, line))
 
     def mapping(self, node: yaml.MappingNode, scope: _Scope, top: _Scope) -> None:
         pairs = [(key, item) for key, item in node.value if isinstance(key, yaml.ScalarNode)]
@@ -153,7 +163,10 @@ class _Reader:
                     scope.argv.append((order, words))
                 for part in item.value:
                     if isinstance(part, yaml.ScalarNode):
-                        if " " in str(part.value) or "\n" in str(part.value):
+                        # One argv item holding a whole command (`sh -c "vllm serve ..."`) is a
+                        # script; an item that is a flag with a JSON value is just an argument.
+                        value = str(part.value)
+                        if (" " in value or "\n" in value) and not value.lstrip().startswith("-"):
                             self.loose_scalar(part, scope)
                     else:
                         self.walk(part, scope, top, list_item=True)
