@@ -40,6 +40,7 @@ class ContextPlan(BaseModel):
     native_context_source: str
     max_position_embeddings: int
     rope_theta: float
+    rotary_dim: int
     existing_rope_type: str
     existing_rope_parameters: dict[str, Any] = Field(default_factory=dict)
     text_config_key: str | None = None
@@ -53,6 +54,9 @@ class ContextPlan(BaseModel):
     attention_factor: float | None = None
     # Positions vLLM's rotary cache covers: int(original * factor) (None without scaling).
     rotary_cache_positions: int | None = None
+    # The applied rope dict in transformers v5 form (rope_theta inside, one dict even for models that
+    # keep one per layer type), whatever shape the engine takes it in; None without scaling.
+    applied_rope: dict[str, Any] | None = None
     rope_parameters: dict[str, Any] | None
     hf_overrides: dict[str, Any] | None
     command: list[str]
@@ -312,6 +316,7 @@ def make_plan(
         native_context_source=spec.native_context_source,
         max_position_embeddings=spec.max_position_embeddings,
         rope_theta=spec.rope.rope_theta,
+        rotary_dim=spec.rope.rotary_dim,
         existing_rope_type=spec.rope.rope_type,
         existing_rope_parameters=dict(spec.rope.params),
         text_config_key=spec.text_config_key,
@@ -321,6 +326,7 @@ def make_plan(
         forced=force and scaling in ("yarn-extended", "yarn-replacing"),
         attention_factor=attention_factor,
         rotary_cache_positions=cache_positions,
+        applied_rope=rope,
         rope_parameters=settings.rope_parameters,
         hf_overrides=settings.hf_overrides,
         command=settings.command,
