@@ -47,7 +47,7 @@ def render_plan(plan: ContextPlan, *, table: list[str] | None = None) -> str:
             f"{plan.attention_factor:.4f}, rotary cache {plan.rotary_cache_positions} positions"
         )
     version = f" {plan.engine_version}" if plan.engine_version else ""
-    lines += ["", f"{plan.engine}{version}:"]
+    lines += ["", f"{plan.engine_distribution or plan.engine}{version}:"]
     lines += [f"  {key}={shlex.quote(value)}" for key, value in sorted(plan.env.items())]
     lines += _command_lines(plan.command)
 
