@@ -170,3 +170,17 @@ def test_llama3_table_has_all_three_regimes() -> None:
 def test_unknown_rope_type_is_unsupported() -> None:
     with pytest.raises(UnsupportedLayoutError):
         inv_freq({"rope_type": "mystery"}, 1e4, 64)
+
+
+def test_rope_dict_is_the_transformers5_form() -> None:
+    from ropeguard.models import load_model_spec
+    from ropeguard.rope import rope_dict
+
+    spec = load_model_spec("Qwen/Qwen3-Next-80B-A3B-Instruct", offline=True)
+    assert rope_dict(spec.rope) == {"rope_type": "default", "rope_theta": 1e7, "partial_rotary_factor": 0.25}
+    llama = load_model_spec("meta-llama/Llama-3.1-8B-Instruct", offline=True)
+    params = rope_dict(llama.rope)
+    assert params["rope_type"] == "llama3" and params["factor"] == 8.0 and params["rope_theta"] == 5e5
+    np.testing.assert_allclose(
+        inv_freq(params, None, llama.rope.rotary_dim), inv_freq(params, 5e5, llama.rope.rotary_dim)
+    )

@@ -93,6 +93,21 @@ CASES: dict[str, tuple[dict[str, Any], list[int | None]]] = {
     ),
     "llama3-3.1-8b": (fixture("llama-3.1-8b-instruct"), [None]),
     "llama3-3.2-1b": (fixture("llama-3.2-1b"), [None]),
+    "llama3-equal-band-factors-llama4-style": (
+        LLAMA_SMALL
+        | {
+            "max_position_embeddings": 131072,
+            "rope_theta": 500000.0,
+            "rope_scaling": {
+                "rope_type": "llama3",
+                "factor": 16.0,
+                "low_freq_factor": 1.0,
+                "high_freq_factor": 1.0,
+                "original_max_position_embeddings": 8192,
+            },
+        },
+        [None],
+    ),
     "longrope-phi3": (fixture("phi-3-mini-128k-instruct"), [None, 2048, 4096, 4097, 65536]),
     "longrope-phi3-attention-factor": (
         with_rope(

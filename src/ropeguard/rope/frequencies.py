@@ -32,6 +32,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ropeguard.errors import UnsupportedLayoutError
+from ropeguard.models.spec import RopeSpec
 
 FloatArray = NDArray[np.float64]
 
@@ -43,6 +44,15 @@ def rope_type_of(rope_params: Mapping[str, Any]) -> str:
     """`rope_type` (or the legacy `type`) of a rope dict; "default" when absent."""
     value = rope_params.get("rope_type") or rope_params.get("type") or "default"
     return {"su": "longrope", "mrope": "default"}.get(str(value), str(value))
+
+
+def rope_dict(rope: RopeSpec) -> dict[str, Any]:
+    """A model's rope as one dict, the way transformers 5 stores `rope_parameters`:
+    `{"rope_type": ..., "rope_theta": ..., **params}` (plus partial_rotary_factor when not 1)."""
+    result: dict[str, Any] = {"rope_type": rope.rope_type, "rope_theta": rope.rope_theta, **rope.params}
+    if rope.partial_rotary_factor != 1.0:
+        result["partial_rotary_factor"] = rope.partial_rotary_factor
+    return result
 
 
 def base_inv_freq(rope_theta: float, rotary_dim: int) -> FloatArray:
@@ -191,9 +201,12 @@ def inv_freq(
         high_freq_wavelen = original / high_freq_factor
         wavelen = wavelengths(base)
         scaled = np.where(wavelen > low_freq_wavelen, base / factor, base)
+        medium = (wavelen >= high_freq_wavelen) & (wavelen <= low_freq_wavelen)
+        if high_freq_factor == low_freq_factor:
+            # Llama 4 sets both to 1: no band to blend across (the smooth factor would divide by 0).
+            return scaled
         smooth = (original / wavelen - low_freq_factor) / (high_freq_factor - low_freq_factor)
         smoothed = (1.0 - smooth) * scaled / factor + smooth * scaled
-        medium = (wavelen >= high_freq_wavelen) & (wavelen <= low_freq_wavelen)
         llama: FloatArray = np.where(medium, smoothed, scaled)
         return llama
     if kind == "longrope":
