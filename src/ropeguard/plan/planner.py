@@ -281,10 +281,15 @@ def make_plan(
         kv_cache_dtype=kv_cache_dtype,
         quantization=quantization,
     )
-    if memory.gpus_needed is None and num_gpus is None:
+    if not memory.fits:
+        if memory.gpus_needed is None:
+            where = f"no tensor-parallel size up to 64 of {memory.gpu} holds"
+        else:
+            where = f"{memory.tensor_parallel_size} x {memory.gpu} cannot hold (needed: {memory.gpus_needed})"
         warnings.append(
-            f"no tensor-parallel size up to 64 of {memory.gpu} holds one {target}-token request "
-            f"({memory.kv_bytes_at_target} bytes of KV cache plus {memory.weight_bytes} bytes of weights)"
+            f"{where} one {target}-token request ({memory.kv_bytes_at_target} bytes of KV cache plus "
+            f"{memory.weight_bytes} bytes of weights); vLLM refuses to start when its KV cache cannot "
+            "hold one max-length request"
         )
     if memory.quantization is not None:
         warnings.append(
