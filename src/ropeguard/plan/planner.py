@@ -210,7 +210,8 @@ def make_plan(
         installed = vllm_versions.installed_vllm()
         if engine_version is None:
             engine_version = installed.version if installed else vllm_versions.NEWEST_KNOWN
-        version = vllm_versions.release(engine_version)  # also validates the text
+        engine_version = str(vllm_versions.parse_version(engine_version))  # "v0.12.0" -> "0.12.0"
+        version = vllm_versions.release(engine_version)
         same_as_installed = installed is not None and vllm_versions.release(installed.version) == version
         if distribution is None and installed is not None and same_as_installed:
             distribution = installed.distribution
