@@ -17,6 +17,7 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from ropeguard.models.inspection import inspect_model
+    from ropeguard.plan import plan_model as plan
 
 # name -> (module that defines it, attribute; None: the module itself); imported on first access
 # (PEP 562). `plan` is a package that is also callable, so it stays the same object whichever of
