@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from ropeguard.models.inspection import inspect_model
     from ropeguard.doctor import doctor
     from ropeguard.lint.linter import lint
+    from ropeguard.models.inspection import inspect_model
     from ropeguard.plan import plan_model as plan
 
 # name -> (module that defines it, attribute; None: the module itself); imported on first access

@@ -184,3 +184,26 @@ def test_pyproject_and_pip_pins(tmp_path: Path) -> None:
         (Path(f.path).name, f.rule, f.line, f.severity) for f in lint([str(tmp_path)], offline=True)
     )
     assert found == [("pyproject.toml", "RG301", 2, "error"), ("setup.sh", "RG301", 2, "warning")]
+
+
+def test_per_layer_type_rope_dicts(tmp_path: Path) -> None:
+    """Gemma 3 keeps a rope dict per layer type; restating its own (linear x8, local base 1e4) is fine."""
+    layered = {
+        "text_config": {
+            "rope_parameters": {
+                "full_attention": {"rope_type": "linear", "factor": 8.0, "rope_theta": 1000000.0},
+                "sliding_attention": {"rope_type": "default", "rope_theta": 10000.0},
+            }
+        }
+    }
+    script = tmp_path / "serve.sh"
+    script.write_text(
+        f"vllm serve google/gemma-3-27b-it --max-model-len 131072 --hf-overrides '{json.dumps(layered)}'\n"
+    )
+    assert _rules(script) == []
+    layered["text_config"]["rope_parameters"]["sliding_attention"]["rope_theta"] = 500.0
+    layered["text_config"]["rope_parameters"]["full_attention"]["rope_type"] = "yarn"
+    script.write_text(
+        f"vllm serve google/gemma-3-27b-it --max-model-len 131072 --hf-overrides '{json.dumps(layered)}'\n"
+    )
+    assert sorted(_rules(script)) == [("RG202", 1), ("RG204", 1), ("RG303", 1)]

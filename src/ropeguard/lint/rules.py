@@ -217,6 +217,8 @@ def wrong_theta(ctx: LaunchContext) -> list[Hit]:
         with contextlib.suppress(ValueError):
             thetas.append((float(flag.text), flag.line))
     expected = spec.rope.rope_theta
+    # Gemma 3 style models have a second base for their sliding layers (per-layer-type rope dicts).
+    known = [theta for theta in (expected, spec.rope.local_rope_theta) if theta is not None]
     return [
         Hit(
             "error",
@@ -225,7 +227,7 @@ def wrong_theta(ctx: LaunchContext) -> list[Hit]:
             f"{_fmt(expected)}: every position is rotated wrongly",
         )
         for theta, line in thetas
-        if abs(theta - expected) > 1e-6 * max(1.0, expected)
+        if all(abs(theta - base) > 1e-6 * max(1.0, base) for base in known)
     ]
 
 
@@ -279,6 +281,8 @@ def stacked_scaling(ctx: LaunchContext) -> list[Hit]:
     own = spec.rope
     hits: list[Hit] = []
     for rope in ctx.rope_overrides():
+        if rope.rope_type == "default":
+            continue  # an unscaled dict (a sliding layer's, in per-layer-type overrides) adds nothing
         same_type = rope.rope_type == own.rope_type
         same_factor = rope.number("factor") in (None, own.factor)
         if same_type and same_factor:
