@@ -94,6 +94,16 @@ def image_version(image: str) -> str | None:
     return match.group("tag") if match else None
 
 
+def declared_image_version(image: str) -> str | None:
+    """For a value that IS an image reference (FROM, `image:`): its tag, `latest` when it has none,
+    None when pinned by digest (`@sha256:...`) or not vLLM's image."""
+    text = image.strip()
+    if "@" in text or "$" in text or "{{" in text:
+        return None  # a digest pins it; a variable is not ours to judge
+    last = text.rsplit("/", 1)[-1]
+    return image_version(text) if ":" in last else "latest"
+
+
 def is_vllm_image(image: str) -> bool:
     name = image.strip().split("@", 1)[0].split(":", 1)[0].lower()
     return "vllm" in name.rsplit("/", 1)[-1] or "/vllm" in name

@@ -1,7 +1,8 @@
 """Dockerfiles: base image tags, ENV, RUN (pins and launches), CMD/ENTRYPOINT (exec and shell form).
 
-ENTRYPOINT and CMD of the last stage are read together as one launch (the image runs them as one
-argv). A base image of vLLM's makes every command of the stage a vLLM context.
+ENTRYPOINT and CMD of each stage are read together as one launch (the image runs them as one argv),
+judged against that stage's base image tag. A base image of vLLM's makes every command of the stage
+a vLLM context.
 """
 
 from __future__ import annotations
@@ -10,10 +11,11 @@ import json
 import re
 
 from ropeguard.lint.argv import launch_from_words, pins_from_words
-from ropeguard.lint.launch import Extract, Value, image_version, is_vllm_image
+from ropeguard.lint.launch import Extract, Value, declared_image_version, is_vllm_image
 from ropeguard.lint.shellwords import Word, split_commands
 from ropeguard.lint.sources import Source, register
 from ropeguard.lint.sources.shell import TRIGGERS
+from ropeguard.lint.versions import lenient_version
 
 _INSTRUCTION = re.compile(r"^\s*([A-Za-z]+)\s+(.*)$", re.S)
 _ENV_PAIR = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=(\"[^\"]*\"|'[^']*'|\S*)")
@@ -65,6 +67,7 @@ def _exec_words(body: str, line: int) -> list[Word] | None:
 def parse_dockerfile(path: str, text: str) -> Extract:
     extract = Extract(path=path, source="dockerfile")
     vllm_stage = False
+    stage_version: Value | None = None
     entry: list[Word] = []
     cmd: list[Word] = []
     for line, body in _logical_lines(text):
@@ -73,12 +76,14 @@ def parse_dockerfile(path: str, text: str) -> Extract:
             continue
         instruction, rest = match.group(1).upper(), match.group(2)
         if instruction == "FROM":
+            _flush(extract, path, entry + cmd, vllm_stage, stage_version)
             image = next((part for part in rest.split() if not part.startswith("--")), "")
             vllm_stage = is_vllm_image(image)
             entry, cmd = [], []
-            version = image_version(image) if vllm_stage else None
-            if version is not None:
-                extract.image_versions.append(Value(version, line))
+            version = declared_image_version(image) if vllm_stage else None
+            stage_version = Value(version, line) if version is not None else None
+            if stage_version is not None:
+                extract.image_versions.append(stage_version)
         elif instruction == "ENV":
             pairs = _ENV_PAIR.findall(rest)
             if pairs:
@@ -105,12 +110,19 @@ def parse_dockerfile(path: str, text: str) -> Extract:
                 cmd = words
             else:
                 entry = words
-    combined = entry + cmd
-    if combined:
-        launch = launch_from_words(combined, path=path, source="dockerfile", vllm_context=vllm_stage)
-        if launch is not None:
-            extract.launches.append(launch)
+    _flush(extract, path, entry + cmd, vllm_stage, stage_version)
     return extract
+
+
+def _flush(extract: Extract, path: str, words: list[Word], vllm_stage: bool, version: Value | None) -> None:
+    """A stage's ENTRYPOINT + CMD, read as the one argv the image runs."""
+    if not words:
+        return
+    launch = launch_from_words(words, path=path, source="dockerfile", vllm_context=vllm_stage)
+    if launch is not None:
+        if launch.image_version is None and version is not None and lenient_version(version.text):
+            launch.image_version = version
+        extract.launches.append(launch)
 
 
 def _name(name: str) -> bool:

@@ -24,7 +24,7 @@ from ropeguard.lint.launch import (
     Launch,
     Override,
     Value,
-    image_version,
+    declared_image_version,
     is_vllm_image,
     parse_override,
 )
@@ -202,7 +202,7 @@ class _Reader:
             text = str(node.value)
             if is_vllm_image(text):
                 scope.vllm_image = True
-                version = image_version(text)
+                version = declared_image_version(text)
                 if version is not None:
                     scope.image_version = Value(version, node.start_mark.line + 1)
         elif isinstance(node, yaml.MappingNode):
