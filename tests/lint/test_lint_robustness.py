@@ -173,3 +173,13 @@ def test_lint_never_raises_on_any_file(
     (folder / name).write_text(text, encoding="utf-8")
     report = lint_report([str(folder)], offline=True, engine_version="0.33.0")
     assert all(f.line >= 0 for f in report.findings)
+
+
+def test_a_named_file_of_unknown_kind_is_noted(tmp_path: Path) -> None:
+    odd = tmp_path / "serve.conf"
+    odd.write_text(BAD_LINE)
+    report = lint_report([str(odd)], offline=True)
+    assert report.findings == []
+    assert [note.message for note in report.notes] == ["skipped: not a kind of file lint reads"]
+    # In a folder walk the same file is silently not ours (no note per unrelated file).
+    assert lint_report([str(tmp_path)], offline=True).notes == []

@@ -122,24 +122,23 @@ def _parse(path: str, source: Source, text: str, notes: list[Note]) -> Extract |
 
 
 def extract_files(paths: list[str], notes: list[Note]) -> tuple[list[_File], int]:
+    """Read and parse every file lint knows under the paths: (files with something to judge, files read)."""
     files: list[_File] = []
     read = 0
+    named = {path for path in paths if not os.path.isdir(path)}
     for path in _iter_files(paths, notes):
         name = os.path.basename(path)
         source = detect(name, "")
-        if source is None:
-            if not _maybe_script(path):
-                continue
+        text: str | None = None
+        if source is None and (path in named or _maybe_script(path)):
             text = _read(path, notes)
-            if text is None:
-                continue
-            source = detect(name, text[:200])
-            if source is None:
-                continue
-        else:
+            source = detect(name, text[:200]) if text is not None else None
+            if source is None and text is not None and path in named:
+                notes.append(Note(path=path, message="skipped: not a kind of file lint reads"))
+        elif source is not None:
             text = _read(path, notes)
-            if text is None:
-                continue
+        if source is None or text is None:
+            continue
         read += 1
         if not source.worth_parsing(text):
             continue
