@@ -133,3 +133,10 @@ def test_doctor_json_cli_on_the_real_stack() -> None:
         assert not [c for c in report["checks"] if c["severity"] == "error"]
     if report["torch"] is not None:
         assert isinstance(report["cuda_available"], bool)
+
+
+def test_a_torch_that_does_not_import_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` now raises ImportError
+    report = doctor(versions={"python": "3.11.7", "torch": "2.13.0+cpu"})
+    assert "torch-import" in {c.id for c in report.checks}
+    assert report.cuda_available is None and report.failed

@@ -95,7 +95,7 @@ def test_fix_prints_a_diff_and_changes_nothing(tmp_path: Path, capsys: pytest.Ca
     before = script.read_text()
     assert main(["lint", str(script), "--offline", "--fix"]) == 1
     diff = capsys.readouterr().out
-    assert diff.startswith(f"--- a/{script}")
+    assert diff.startswith(f"--- a/{str(script).lstrip('/')}")
     assert '-  --hf-overrides \'{"rope_parameters": {"rope_type": "yarn", "factor": 3.2' in diff
     assert '"original_max_position_embeddings": 32768' in diff
     assert script.read_text() == before
@@ -117,6 +117,20 @@ def test_write_fixes_the_file(tmp_path: Path, name: str) -> None:
     assert lint([str(target)], offline=True)
     assert main(["lint", str(target), "--offline", "--write"]) == 0
     assert [f for f in lint([str(target)], offline=True) if f.fails] == []
+
+
+def test_fix_diff_applies_with_git_apply(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    script = _copy(tmp_path, "allow_long_unscaled.sh")
+    monkeypatch.chdir(tmp_path)
+    assert main(["lint", script.name, "--offline", "--fix"]) == 1
+    (tmp_path / "fix.diff").write_text(capsys.readouterr().out)
+    done = subprocess.run(
+        ["git", "apply", "fix.diff"], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert lint([str(script)], offline=True) == []
 
 
 def test_write_fixed_script_still_parses_as_shell(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import os
 from collections import defaultdict
 from pathlib import Path
 
@@ -39,12 +40,19 @@ def fixed_files(edits: list[Edit]) -> dict[str, tuple[str, str]]:
     return changed
 
 
+def _shown(path: str) -> str:
+    """The path relative to the working folder when it is inside it (so `git apply` takes the diff)."""
+    relative = os.path.relpath(os.path.abspath(path))
+    return Path(relative).as_posix() if not relative.startswith("..") else path.lstrip("/")
+
+
 def unified_diff(changed: dict[str, tuple[str, str]]) -> str:
     parts: list[str] = []
     for path, (old, new) in changed.items():
+        shown = _shown(path)
         parts.extend(
             difflib.unified_diff(
-                old.splitlines(keepends=True), new.splitlines(keepends=True), f"a/{path}", f"b/{path}"
+                old.splitlines(keepends=True), new.splitlines(keepends=True), f"a/{shown}", f"b/{shown}"
             )
         )
     return "".join(parts)
