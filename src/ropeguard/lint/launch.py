@@ -144,4 +144,5 @@ def parse_length(text: str) -> int | None:
 
 
 def truthy(text: str) -> bool:
-    return text.strip().strip("'\"").lower() in ("1", "true", "yes", "on")
+    """vLLM's reading of a boolean env var (vllm/envs.py: "1" or "true", any case)."""
+    return text.strip().strip("'\"").strip().lower() in ("1", "true")
