@@ -13,15 +13,18 @@ from ropeguard.cli.options import OFFLINE_OPTION, offline_flag
 
 @app.command("lint")
 def lint_command(
-    paths: list[str] = typer.Argument(..., help="Files or folders to lint."),
+    paths: list[str] = typer.Argument(..., metavar="PATH", help="Files or folders to lint."),
     engine_version: str | None = typer.Option(
-        None, "--engine-version", help="vLLM version to judge against (default: pinned, installed, newest)."
+        None,
+        "--engine-version",
+        metavar="V",
+        help="vLLM version to judge against (default: pinned, installed, newest).",
     ),
     offline: bool = OFFLINE_OPTION,
     model_config: str | None = typer.Option(
-        None, "--model-config", help="Model folder (config.json) to use for every launch."
+        None, "--model-config", metavar="DIR", help="Model folder (config.json) to use for every launch."
     ),
-    output: str = typer.Option("text", "--format", help="text, json or sarif."),
+    output: str = typer.Option("text", "--format", metavar="text|json|sarif", help="Output format."),
     fix: bool = typer.Option(False, "--fix", help="Print a unified diff of the corrected files."),
     write: bool = typer.Option(False, "--write", help="Write the corrected files."),
 ) -> int:
