@@ -94,8 +94,8 @@ def build_fitted(task: Task, key: TrialKey, haystack: Haystack) -> Sample:
 # ----------------------------------------------------------------------------------------------- data
 
 
-def random_task(rng: random.Random) -> Task:
-    name = rng.choices(list(TASK_WEIGHTS), weights=list(TASK_WEIGHTS.values()))[0]
+def random_task(rng: random.Random, weights: dict[str, float] = TASK_WEIGHTS) -> Task:
+    name = rng.choices(list(weights), weights=list(weights.values()))[0]
     if name == "passkey":
         return get_task(name, digits=5 if rng.random() < 0.7 else rng.randint(3, 8))
     if name == "niah-multikey":
@@ -107,9 +107,11 @@ def random_task(rng: random.Random) -> Task:
     return get_task(name)
 
 
-def training_example(rng: random.Random, length: int) -> tuple[np.ndarray, np.ndarray]:
+def training_example(
+    rng: random.Random, length: int, weights: dict[str, float] = TASK_WEIGHTS
+) -> tuple[np.ndarray, np.ndarray]:
     """(token ids, class of each position's next token: 0 none, 1 prompt/filler, 2 answer)."""
-    task = random_task(rng)
+    task = random_task(rng, weights)
     roll = rng.random()
     depth = 0.0 if roll < 0.05 else 1.0 if roll < 0.10 else rng.random()
     key = TrialKey(
@@ -129,8 +131,9 @@ def training_example(rng: random.Random, length: int) -> tuple[np.ndarray, np.nd
 class Batches(torch.utils.data.IterableDataset):  # type: ignore[type-arg]
     """Endless batches of about `tokens` tokens; each batch has one target length (min_len..max_len)."""
 
-    def __init__(self, seed: int, tokens: int, min_len: int, max_len: int) -> None:
+    def __init__(self, seed: int, tokens: int, min_len: int, max_len: int, weights: dict[str, float]) -> None:
         self.seed, self.tokens, self.min_len, self.max_len = seed, tokens, min_len, max_len
+        self.weights = weights
 
     def __iter__(self):  # type: ignore[no-untyped-def]
         info = torch.utils.data.get_worker_info()
@@ -146,7 +149,7 @@ class Batches(torch.utils.data.IterableDataset):  # type: ignore[type-arg]
             rows: list[tuple[np.ndarray, np.ndarray]] = []
             total = 0
             while total < self.tokens:
-                ids, classes = training_example(rng, length)
+                ids, classes = training_example(rng, length, self.weights)
                 rows.append((ids, classes))
                 total += len(ids)
             width = max(len(ids) for ids, _ in rows)
@@ -205,6 +208,16 @@ def lr_at(step: int, steps: int, peak: float, warmup: int, floor: float = 0.1) -
     return peak * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
+def parse_mix(text: str | None) -> dict[str, float]:
+    """'passkey=0.3,niah-multikey=0.2,...' -> task weights (default: TASK_WEIGHTS)."""
+    if not text:
+        return dict(TASK_WEIGHTS)
+    weights = {name: float(value) for name, value in (part.split("=") for part in text.split(","))}
+    for name in weights:
+        get_task(name)  # fails on unknown names
+    return weights
+
+
 def train(args: argparse.Namespace, log: Any) -> Any:
     from transformers import AutoModelForCausalLM
 
@@ -227,7 +240,7 @@ def train(args: argparse.Namespace, log: Any) -> Any:
         fused=device.type == "cuda",
     )
     loader = torch.utils.data.DataLoader(
-        Batches(args.seed, args.tokens_per_step, args.min_len, args.max_len),
+        Batches(args.seed, args.tokens_per_step, args.min_len, args.max_len, parse_mix(args.mix)),
         batch_size=None,
         num_workers=args.workers,
         prefetch_factor=4 if args.workers else None,
@@ -377,12 +390,16 @@ def recall(
     for length in lengths:
         haystack = Haystack(style, seed=0)
         for depth in depths:
-            samples.append(build_fitted(task, TrialKey(task=task_name, length=length, depth=depth, index=0), haystack))
+            samples.append(
+                build_fitted(task, TrialKey(task=task_name, length=length, depth=depth, index=0), haystack)
+            )
     max_new = max(len(s.reference_answer()) for s in samples) + 4
     answers = greedy(model, [prompt_ids(s) for s in samples], max_new, batch_tokens)
     result: dict[str, float] = {}
     for length in lengths:
-        scores = [task.score(s, a).correct for s, a in zip(samples, answers, strict=True) if s.length == length]
+        scores = [
+            task.score(s, a).correct for s, a in zip(samples, answers, strict=True) if s.length == length
+        ]
         result[str(length)] = sum(scores) / len(scores)
     return result
 
@@ -421,9 +438,14 @@ def evaluate(model: Any, args: argparse.Namespace, log: Any) -> dict[str, Any]:
         for style in ("noise", "natural"):
             for name in ("none", "yarn-x4"):
                 set_rope(model, ROPE_CONFIGS[name])
-                row = recall(model, task_name, short, [i / 11 for i in range(12)], style, args.eval_batch_tokens)
+                row = recall(
+                    model, task_name, short, [i / 11 for i in range(12)], style, args.eval_batch_tokens
+                )
                 table.setdefault(task_name, {}).setdefault(style, {})[name] = row
-                log(f"{task_name:16s} {style:8s} {name:10s} " + " ".join(f"{k}:{v:.2f}" for k, v in row.items()))
+                log(
+                    f"{task_name:16s} {style:8s} {name:10s} "
+                    + " ".join(f"{k}:{v:.2f}" for k, v in row.items())
+                )
     nll: dict[str, Any] = {}
     for name, rope in ROPE_CONFIGS.items():
         set_rope(model, rope)
@@ -435,7 +457,9 @@ def evaluate(model: Any, args: argparse.Namespace, log: Any) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--out", type=Path, required=True, help="folder for model/, train.log, metrics.json")
     parser.add_argument("--steps", type=int, default=2500)
     parser.add_argument("--tokens-per-step", type=int, default=65536)
@@ -450,6 +474,9 @@ def main() -> None:
     parser.add_argument("--time-limit", type=float, default=0.0, help="stop training after this many seconds")
     parser.add_argument("--compile", action="store_true", help="torch.compile the model (dynamic shapes)")
     parser.add_argument("--eval", action="store_true", help="evaluate in process after training")
+    parser.add_argument(
+        "--mix", help="task weights, e.g. passkey=0.5,niah-single=0.125,... (default: built in)"
+    )
     parser.add_argument("--init-from", type=Path, help="fp32 safetensors to start from (continued training)")
     parser.add_argument("--save-fp32", action="store_true", help="also write checkpoint_fp32.safetensors")
     parser.add_argument("--eval-only", action="store_true", help="evaluate --model, no training")
@@ -476,7 +503,9 @@ def main() -> None:
         if args.model is None:
             parser.error("--eval-only needs --model")
         device = "cuda" if torch.cuda.is_available() else "cpu"
-        model = AutoModelForCausalLM.from_pretrained(args.model, dtype=torch.bfloat16, attn_implementation="sdpa")
+        model = AutoModelForCausalLM.from_pretrained(
+            args.model, dtype=torch.bfloat16, attn_implementation="sdpa"
+        )
         model = model.to(device)
     else:
         model, info = train(args, log)
