@@ -42,7 +42,8 @@ def ask(base_url: str, sample: Sample) -> tuple[str, int]:
 
 def accuracy(base_url: str, length: int) -> float:
     correct = 0
-    for depth in DEPTHS:
+    # Deepest first: each later prompt finds its prefix (the filler before its needle) in vLLM's cache.
+    for depth in sorted(DEPTHS, reverse=True):
         sample = passkey_sample(length, depth)
         answer, prompt_tokens = ask(base_url, sample)
         assert abs(prompt_tokens - length) <= 64, prompt_tokens  # the prompt really is that long
