@@ -41,7 +41,9 @@ class EvalConfig(BaseModel):
     max_answer_tokens: int | None = Field(default=None, ge=1)
     tokenizer: str | None = None
 
-    concurrency: int | None = Field(default=None, ge=1, description="None: 8, or less if the KV cache is small")
+    concurrency: int | None = Field(
+        default=None, ge=1, description="None: 8, or less if the KV cache is small"
+    )
     retries: int = Field(default=5, ge=1, description="attempts per request")
     request_timeout: float = Field(default=60.0, gt=0, description="seconds, plus 5 s per 1000 prompt tokens")
 

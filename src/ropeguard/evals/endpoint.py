@@ -70,7 +70,9 @@ def _describe(error: httpx.HTTPError) -> str:
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
-def preflight(base_url: str, model: str | None, *, headers: dict[str, str], timeout: float = 15.0) -> ServerFacts:
+def preflight(
+    base_url: str, model: str | None, *, headers: dict[str, str], timeout: float = 15.0
+) -> ServerFacts:
     """Check one replica before any trial runs; raise a one-line error if it cannot serve the grid."""
     shown = public_url(base_url)
     models_url = base_url.rstrip("/") + "/models"

@@ -56,7 +56,8 @@ class PromptBuilder:
         self.chat_template_kwargs: dict[str, Any] | None = (
             {"enable_thinking": False} if config.no_think else None
         )
-        self._lock = threading.Lock()
+        self._fit_lock = threading.Lock()
+        self._build_lock = threading.Lock()
         self._fitted: dict[int, tuple[int, int]] = {}  # length -> (n_sentences, max_tokens)
 
     # -------------------------------------------------------------------------------------- pieces
@@ -67,7 +68,11 @@ class PromptBuilder:
         return TrialKey(task=self.config.task, length=length, depth=depth, index=index, seed=self.config.seed)
 
     def _build(self, key: Any, n_sentences: int) -> Any:
-        return self.task.build(key, self.haystack, n_sentences)
+        # The natural haystack draws its stream lazily from one generator: two threads drawing at
+        # once would interleave its random calls and change the text, so building is serialised
+        # (it is string work; the slow part, counting, runs in parallel).
+        with self._build_lock:
+            return self.task.build(key, self.haystack, n_sentences)
 
     def _count(self, sample: Any) -> int:
         if self.config.mode == "chat":
@@ -83,7 +88,7 @@ class PromptBuilder:
         return str(sample.user_message())
 
     def _fit(self, key: Any, target: int) -> int:
-        from ropeguard.evals.tasks import fit_sentences
+        from ropeguard.evals.haystack import fit_sentences
 
         def count(n_sentences: int) -> int:
             return self._count(self._build(key, n_sentences))
@@ -97,23 +102,27 @@ class PromptBuilder:
             answer = 2 * self.tokenizer.count_text(str(sample.reference_answer())) + ANSWER_MARGIN_TOKENS
         return answer + (self.config.thinking_budget or 0)
 
+    def needle_count(self) -> int:
+        import random
+
+        return len(self.task.make_needles(random.Random(0))[0])
+
     def fitted(self, length: int) -> tuple[int, int]:
         """(n_sentences, max_tokens) for a length, fitted once with the typical trial."""
-        with self._lock:
-            if length in self._fitted:
-                return self._fitted[length]
-        typical = self.key(length, 0.5, 0)
-        max_tokens = self.answer_budget(self._build(typical, 1))
-        target = length - max_tokens
-        if target <= 0:
-            raise UsageError(f"length {length} leaves no room for a prompt after {max_tokens} answer tokens")
-        n_sentences = self._fit(typical, target)
-        with self._lock:
-            self._fitted.setdefault(length, (n_sentences, max_tokens))
+        with self._fit_lock:
+            if length not in self._fitted:
+                typical = self.key(length, 0.5, 0)
+                max_tokens = self.answer_budget(self._build(typical, 1))
+                target = length - max_tokens
+                if target <= 0:
+                    raise UsageError(
+                        f"length {length} leaves no room for a prompt after {max_tokens} answer tokens"
+                    )
+                self._fitted[length] = (self._fit(typical, target), max_tokens)
             return self._fitted[length]
 
     def n_sentences(self) -> dict[int, int]:
-        with self._lock:
+        with self._fit_lock:
             return {length: n for length, (n, _) in self._fitted.items()}
 
     def prepare(self, length: int, depth: float, index: int) -> Prepared:

@@ -120,7 +120,7 @@ class LocalTokenizer:
                 f"the tokenizer {self.source!r} has no chat template",
                 hint="use --mode completion, or a tokenizer with a chat template",
             )
-        encoded = self._tokenizer.apply_chat_template(
+        encoded: Any = self._tokenizer.apply_chat_template(
             messages, add_generation_prompt=True, tokenize=True, **(chat_template_kwargs or {})
         )
         # transformers 5 returns a BatchEncoding-like mapping here; 4.x returned a plain list.
