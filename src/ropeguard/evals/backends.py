@@ -23,6 +23,7 @@ from ropeguard.evals.endpoint import (
     public_url,
     read_metrics,
     send,
+    without_userinfo,
 )
 from ropeguard.evals.prompts import Prepared
 from ropeguard.evals.results import PrefixCacheStats, ServerInfo
@@ -94,7 +95,9 @@ def _auto_concurrency(facts: list[ServerFacts], longest: int) -> int:
 
 def openai_backend(config: EvalConfig) -> Backend:
     headers = auth_headers()
-    facts = [preflight(url, config.model, headers=headers) for url in config.base_urls]
+    # httpx turns user:password@ in a URL into Basic auth, which would replace the key's header.
+    urls = [without_userinfo(url) for url in config.base_urls] if headers else list(config.base_urls)
+    facts = [preflight(url, config.model, headers=headers) for url in urls]
     models = {fact.model for fact in facts}
     if len(models) > 1:
         raise EndpointError(

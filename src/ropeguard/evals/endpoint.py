@@ -52,6 +52,17 @@ def public_url(url: str) -> str:
     return urlunsplit((parts.scheme, host, parts.path.rstrip("/"), "", ""))
 
 
+def without_userinfo(url: str) -> str:
+    """Drop user:password@ (kept everything else): with an API key set, the key is what authenticates."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+
+
 @dataclass
 class ServerFacts:
     """What pre-flight learnt about one replica."""
