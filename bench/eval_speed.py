@@ -147,7 +147,8 @@ def seed_style(client: httpx.Client, url: str, lengths: list[int], per_length: i
     for length in lengths:
         for _ in range(per_length):
             key = rng.randrange(10000, 99999)
-            chars = int((length - 40) * ratio)
+            # Same window as ropeguard's trial: prompt + 20 answer tokens + template/question slack.
+            chars = int((length - 90) * ratio)
             filler = (SEED_FILLER * (chars // len(SEED_FILLER) + 1))[:chars]
             middle = len(filler) // 2
             text = f"{filler[:middle]} The pass key is {key}. Remember it. {filler[middle:]}"
@@ -162,6 +163,8 @@ def seed_style(client: httpx.Client, url: str, lengths: list[int], per_length: i
                 },
                 timeout=600,
             ).json()
+            if "usage" not in body:
+                raise SystemExit(f"seed-style request refused: {body}")
             sent += body["usage"]["prompt_tokens"]
     return time.perf_counter() - started, sent
 
@@ -188,7 +191,7 @@ def main() -> None:
     results: dict[str, object] = {"lengths": lengths, "trials": args.trials}
     try:
         with httpx.Client(timeout=600) as client:
-            rate = prefill_rate(client, url, min(4096, max(lengths)))
+            rate = prefill_rate(client, url, min(4096, max(lengths) - 64))
             results["prefill_tokens_per_s"] = round(rate, 1)
 
             # (a) full grid against its lower bound.
