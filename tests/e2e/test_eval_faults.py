@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from eval_fault_proxy import Fault, FaultProxy, root_url, v1_url
 
-from ropeguard.evals import EvalConfig, run
+from ropeguard.evals import EvalConfig, load_run, run
 
 pytestmark = pytest.mark.vllm
 
@@ -73,6 +73,9 @@ def test_a_request_that_keeps_failing_is_an_error_not_a_recall_failure(
     assert proxy.completions - before == 2
     stats = again.summary.lengths[1024]
     assert stats.errors == 0 and stats.n + stats.invalid == 4
+    # The retried records supersede the errors when the run is read back.
+    reloaded = load_run(tmp_path)
+    assert len(reloaded.trials) == 4 and reloaded.summary.lengths[1024].errors == 0
 
 
 def test_timeouts_are_retried(proxy: FaultProxy, tmp_path: Path) -> None:

@@ -96,3 +96,14 @@ def test_load_run_names_a_directory_without_run_json(tmp_path: Path) -> None:
 def test_records_forbid_unknown_fields() -> None:
     with pytest.raises(ValueError):
         TrialRecord.model_validate({**_record(0).model_dump(), "surprise": 1})
+
+
+def test_a_retried_error_supersedes_the_earlier_record(tmp_path: Path) -> None:
+    log = TrialLog(tmp_path / TRIALS_FILE)
+    log.open()
+    log.append(_record(0, "error"))
+    log.append(_record(1))
+    log.append(_record(0, "ok"))
+    log.close()
+    trials = read_trials(tmp_path / TRIALS_FILE)
+    assert [(t.index, t.status) for t in trials] == [(0, "ok"), (1, "ok")]

@@ -261,13 +261,13 @@ class TrialLog:
 def _read_trials_with_offset(path: Path) -> tuple[list[TrialRecord], int]:
     """Parse complete lines; stop at the first torn or unparsable line and return its byte offset.
 
-    Later duplicates of a trial id (impossible by construction, but cheap to guard) are dropped.
+    A trial id appears twice only when a resumed run retried an `error`: the later record wins
+    (it keeps the earlier one's place in the order).
     """
     if not path.exists():
         return [], 0
     data = path.read_bytes()
-    records: list[TrialRecord] = []
-    seen: set[str] = set()
+    records: dict[str, TrialRecord] = {}
     offset = 0
     for raw in data.splitlines(keepends=True):
         if not raw.endswith(b"\n"):
@@ -277,10 +277,8 @@ def _read_trials_with_offset(path: Path) -> tuple[list[TrialRecord], int]:
         except ValidationError:
             break
         offset += len(raw)
-        if record.trial_id not in seen:
-            seen.add(record.trial_id)
-            records.append(record)
-    return records, offset
+        records[record.trial_id] = record
+    return list(records.values()), offset
 
 
 def read_trials(path: Path) -> list[TrialRecord]:
