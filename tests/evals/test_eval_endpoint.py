@@ -116,6 +116,8 @@ def test_timeout_grows_with_the_prompt() -> None:
     policy = RetryPolicy(base_timeout_s=60, timeout_per_ktoken_s=5)
     assert policy.timeout_for(0) == 60
     assert policy.timeout_for(128_000) == pytest.approx(60 + 640)
+    default = RetryPolicy()
+    assert default.timeout_for(8192) > default.timeout_for(1024) > default.base_timeout_s
 
 
 def test_backoff_is_bounded_and_grows() -> None:

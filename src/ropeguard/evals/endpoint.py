@@ -233,8 +233,10 @@ class RetryPolicy:
     attempts: int = 5
     backoff_s: float = 0.5
     backoff_max_s: float = 20.0
-    base_timeout_s: float = 60.0
-    timeout_per_ktoken_s: float = 5.0
+    base_timeout_s: float = 120.0
+    # Generous on purpose: a request waits behind the others in flight, and a CPU server or a busy
+    # GPU prefills far slower than its best case; a timeout retried is the prefill paid twice.
+    timeout_per_ktoken_s: float = 30.0
     rng: random.Random = field(default_factory=lambda: random.Random(0))
 
     def timeout_for(self, prompt_tokens: int) -> float:
