@@ -4,7 +4,8 @@ Expected shape (FACTS.md section 7, the model card): unscaled, recall holds to t
 collapses by 8k; with YaRN x4 the 8k trials are answered. What the unscaled model keeps at 8k is the
 needle in the last ~2k tokens before the question (depths >= 0.7: a relative distance it was trained
 on), about 0.25 over 11 depths, so the issue's "<= 0.2 at 8k" holds for the needles it cannot reach
-(depth <= 0.6, more than 3k tokens back) and the whole length is held to <= 0.35. The adaptive run must reach the full grid's verdict with
+(depth <= 0.6, more than 3k tokens back) and the whole length is held to <= 0.35.
+The adaptive run must reach the full grid's verdict with
 fewer prompt tokens. Each grid runs once per module to keep CI's CPU time down.
 """
 
