@@ -37,7 +37,7 @@ YARN4_OVERRIDES = {
     },
     "max_position_embeddings": 8192,
 }
-START_TIMEOUT_S = 900.0  # two shared CPU cores: a start takes ~60 s alone, far more when busy
+START_TIMEOUT_S = 1500.0  # two shared CPU cores: ~60 s alone, over 10 min when busy (compile warm-up)
 _SERVER_FIXTURES = ("vllm_unscaled", "vllm_yarn4")
 _LOGS: dict[str, Path] = {}
 
