@@ -1,0 +1,194 @@
+"""From a trial key to the exact prompt that is sent: build, count, fit.
+
+All trials at one length share one haystack (one seeded `Haystack` stream, prefix-stable), so the
+number of haystack sentences is fitted once per length with a typical trial (the needle at depth 0.5,
+index 0), and each trial's own count is then checked: one whose needle or question tokenizes longer
+or shorter than the typical one by more than the 0.5% tolerance is refitted on its own.
+
+Prompt target = length - answer budget (the budget is max_tokens), so that prompt plus answer fit in
+the window the length names (RULER's convention).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from ropeguard.errors import UsageError
+from ropeguard.evals.config import EvalConfig
+from ropeguard.evals.tokenization import Messages, Tokenizer
+
+FIT_TOLERANCE = 0.005
+ANSWER_MARGIN_TOKENS = 8
+
+
+# (filler sentences, words kept of the last one or None for all): the unit a prompt is fitted in.
+Fit = tuple[int, "int | None"]
+
+
+class TrimmedHaystack:
+    """A haystack whose n-th (last requested) sentence is cut to its first `words` words.
+
+    Whole sentences are 20-60 tokens with a character-level tokenizer: too coarse for 0.5% of a
+    1k prompt. Cutting the last filler sentence gives word-level steps while every trial at a length
+    still shares the same filler, and the text before the cut still extends shorter lengths'.
+    """
+
+    def __init__(self, base: Any, words: int) -> None:
+        self.base = base
+        self.words = words
+
+    def sentences(self, n: int) -> list[str]:
+        full = list(self.base.sentences(n))
+        if not full:
+            return full
+        last = " ".join(full[-1].split()[: self.words])
+        return [*full[:-1], last] if last else full[:-1]
+
+
+@dataclass
+class Prepared:
+    """One trial ready to send."""
+
+    key: Any  # ropeguard.evals.tasks.TrialKey
+    sample: Any  # ropeguard.evals.tasks.Sample
+    prompt_target: int
+    prompt_tokens: int
+    max_tokens: int
+    messages: Messages | None = None
+    text: str | None = None
+
+
+class PromptBuilder:
+    """Thread-safe: trials are prepared in worker threads while earlier ones are being answered."""
+
+    def __init__(self, config: EvalConfig, tokenizer: Tokenizer) -> None:
+        from ropeguard.evals.haystack import Haystack
+        from ropeguard.evals.tasks import get_task
+
+        self.config = config
+        self.tokenizer = tokenizer
+        self.task: Any = get_task(config.task)
+        text = None
+        if config.haystack_file is not None:
+            try:
+                text = config.haystack_file.read_text()
+            except OSError as error:
+                raise UsageError(f"cannot read --haystack-file {config.haystack_file}: {error}") from None
+        self.haystack = Haystack(config.haystack, config.seed, text=text)
+        self.chat_template_kwargs: dict[str, Any] | None = (
+            {"enable_thinking": False} if config.no_think else None
+        )
+        self._fit_lock = threading.Lock()
+        self._build_lock = threading.Lock()
+        self._fitted: dict[int, tuple[Fit, int]] = {}  # length -> (fit, max_tokens)
+
+    # -------------------------------------------------------------------------------------- pieces
+
+    def key(self, length: int, depth: float, index: int) -> Any:
+        from ropeguard.evals.tasks import TrialKey
+
+        return TrialKey(task=self.config.task, length=length, depth=depth, index=index, seed=self.config.seed)
+
+    def _build(self, key: Any, fit: Fit) -> Any:
+        n_sentences, words = fit
+        haystack: Any = self.haystack if words is None else TrimmedHaystack(self.haystack, words)
+        # The natural haystack draws its stream lazily from one generator: two threads drawing at
+        # once would interleave its random calls and change the text, so building is serialised
+        # (it is string work; the slow part, counting, runs in parallel).
+        with self._build_lock:
+            return self.task.build(key, haystack, n_sentences)
+
+    def _count(self, sample: Any) -> int:
+        if self.config.mode == "chat":
+            return self.tokenizer.count_chat(self.messages(sample), self.chat_template_kwargs)
+        return self.tokenizer.count_text(self.text(sample))
+
+    @staticmethod
+    def messages(sample: Any) -> Messages:
+        return [{"role": "user", "content": sample.user_message()}]
+
+    @staticmethod
+    def text(sample: Any) -> str:
+        return str(sample.user_message())
+
+    def _fit(self, key: Any, target: int) -> Fit:
+        """Whole sentences first; if a sentence is too coarse for the tolerance (short lengths,
+        char-level tokenizers), the next sentence is added word by word."""
+        from ropeguard.evals.haystack import fit_sentences
+
+        def count(fit: Fit) -> int:
+            return self._count(self._build(key, fit))
+
+        n = int(
+            fit_sentences(lambda n_sentences: count((n_sentences, None)), target, tolerance=FIT_TOLERANCE)
+        )
+        tokens = count((n, None))
+        if abs(tokens - target) <= FIT_TOLERANCE * target or tokens > target:
+            return n, None
+        with self._build_lock:
+            words = len(self.haystack.sentences(n + 1)[-1].split())
+        low, high = 0, words  # count((n + 1, low)) <= target is known for low = 0 (= n sentences)
+        while high - low > 1:
+            middle = (low + high) // 2
+            if count((n + 1, middle)) <= target:
+                low = middle
+            else:
+                high = middle
+        best = min(
+            ((n + 1, k) for k in {low, high} if k > 0),
+            key=lambda fit: abs(count(fit) - target),
+            default=(n, None),
+        )
+        if abs(count(best) - target) >= abs(tokens - target):
+            return n, None
+        return best
+
+    def answer_budget(self, sample: Any) -> int:
+        if self.config.max_answer_tokens is not None:
+            answer = self.config.max_answer_tokens
+        else:
+            answer = 2 * self.tokenizer.count_text(str(sample.reference_answer())) + ANSWER_MARGIN_TOKENS
+        return answer + (self.config.thinking_budget or 0)
+
+    def needle_count(self) -> int:
+        import random
+
+        return len(self.task.make_needles(random.Random(0))[0])
+
+    def fitted(self, length: int) -> tuple[Fit, int]:
+        """(fit, max_tokens) for a length, fitted once with the typical trial."""
+        with self._fit_lock:
+            if length not in self._fitted:
+                typical = self.key(length, 0.5, 0)
+                max_tokens = self.answer_budget(self._build(typical, (1, None)))
+                target = length - max_tokens
+                if target <= 0:
+                    raise UsageError(
+                        f"length {length} leaves no room for a prompt after {max_tokens} answer tokens"
+                    )
+                self._fitted[length] = (self._fit(typical, target), max_tokens)
+            return self._fitted[length]
+
+    def n_sentences(self) -> dict[int, int]:
+        with self._fit_lock:
+            return {length: fit[0] for length, (fit, _) in self._fitted.items()}
+
+    def prepare(self, length: int, depth: float, index: int) -> Prepared:
+        fit, max_tokens = self.fitted(length)
+        key = self.key(length, depth, index)
+        target = length - max_tokens
+        sample = self._build(key, fit)
+        tokens = self._count(sample)
+        if abs(tokens - target) > FIT_TOLERANCE * target:
+            sample = self._build(key, self._fit(key, target))
+            tokens = self._count(sample)
+        prepared = Prepared(
+            key=key, sample=sample, prompt_target=target, prompt_tokens=tokens, max_tokens=max_tokens
+        )
+        if self.config.mode == "chat":
+            prepared.messages = self.messages(sample)
+        else:
+            prepared.text = self.text(sample)
+        return prepared
