@@ -140,13 +140,15 @@ def _run_sections(run: Run) -> tuple[str, list[str]]:
 
 def _probe_section(probe: ProbeResult) -> str:
     curves = sorted(probe.curves, key=lambda c: c.length)
+    # Every curve is a prefix of the same document, so the shorter ones lie on the longest: draw that
+    # one, mark where it degrades, and list every length in the table.
+    longest = max(curves, key=lambda c: c.prompt_tokens)
     drawn = [
         svg.Curve(
-            label=f"length {c.length}",
-            points=[((b.start + b.end) / 2, b.mean_nll) for b in c.buckets],
-            marker=c.degradation_start,
+            label=f"length {longest.length}",
+            points=[((b.start + b.end) / 2, b.mean_nll) for b in longest.buckets],
+            marker=longest.degradation_start,
         )
-        for c in curves
     ]
     base = probe.baseline
     rows = [

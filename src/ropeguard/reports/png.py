@@ -29,8 +29,7 @@ def write_heatmap_png(run: Run, path: Path) -> Path:
             grid[lengths.index(cell.length), depths.index(cell.depth)] = cell.accuracy
     colours = LinearSegmentedColormap.from_list(
         "ropeguard", [tuple(c / 255 for c in rgb) for rgb in (RED, YELLOW, GREEN)]
-    )
-    colours.set_bad("#dcdcdc")
+    ).with_extremes(bad="#dcdcdc")
     figure, axes = plt.subplots(figsize=(1.0 + 0.7 * len(depths), 1.0 + 0.45 * len(lengths)), dpi=120)
     try:
         masked = np.ma.masked_invalid(grid)  # type: ignore[no-untyped-call]

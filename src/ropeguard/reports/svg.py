@@ -6,6 +6,7 @@ and depths are numbers but model names, task names and config values are not our
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
@@ -145,7 +146,9 @@ def nll_chart_svg(curves: Sequence[Curve], baseline: float | None, threshold: fl
     width, height = left + plot_w + right, top + plot_h + bottom
     xs = [x for c in curves for x, _ in c.points] or [0.0, 1.0]
     ys = [y for c in curves for _, y in c.points] or [0.0, 1.0]
-    x_max = max(max(xs), 1.0)
+    # Ticks at multiples of a power of two, the unit context lengths come in.
+    x_step = 2 ** max(0, math.ceil(math.log2(max(max(xs), 1.0) / 4)))
+    x_max = float(x_step * math.ceil(max(max(xs), 1.0) / x_step))
     y_max = max(max(ys), (baseline or 0.0) + (threshold or 0.0)) * 1.08 or 1.0
 
     def px(x: float) -> float:
@@ -166,8 +169,8 @@ def nll_chart_svg(curves: Sequence[Curve], baseline: float | None, threshold: fl
         parts.append(
             f'<text x="{left - 6}" y="{py(value) + 4}" text-anchor="end" class="tick">{value:.2f}</text>'
         )
-    for k in range(5):
-        value = x_max * k / 4
+    for k in range(round(x_max / x_step) + 1):
+        value = float(k * x_step)
         parts.append(
             f'<text x="{px(value)}" y="{top + plot_h + 16}" text-anchor="middle" class="tick">'
             f"{value:.0f}</text>"
