@@ -14,7 +14,9 @@ from ropeguard.probe.results import (
 from ropeguard.probe.runner import analyse
 
 
-def synthetic_nll(length: int, rise_from: int | None, slope: float = 0.001, floor: float = 0.1) -> list[float | None]:
+def synthetic_nll(
+    length: int, rise_from: int | None, slope: float = 0.001, floor: float = 0.1
+) -> list[float | None]:
     """High NLL for the first tokens (little context), flat `floor`, then a linear rise after `rise_from`."""
     values: list[float | None] = [None]
     for position in range(1, length):
@@ -48,7 +50,9 @@ def synthetic_probe(
         for length in lengths
     ]
     result = ProbeResult(
-        source=ProbeSource(backend="http", method="prompt_logprobs", base_url="http://127.0.0.1:1/v1", model=model),
+        source=ProbeSource(
+            backend="http", method="prompt_logprobs", base_url="http://127.0.0.1:1/v1", model=model
+        ),
         document=ProbeDocument(name="filler (noise, seed 0)", tokens=9000, sha256=sha),
         bucket=256,
         baseline=ProbeBaseline(start=512, end=1536, mean_nll=0.0, bucket_std=0.0, buckets=0),

@@ -44,7 +44,9 @@ def test_report_has_heatmap_intervals_probe_settings_versions_and_warnings(tmp_p
 
     run_dir = write_run(tmp_path / "run", some_broken, hf_overrides={"rope_parameters": {"factor": 4.0}})
     write_probe(run_dir, synthetic_probe())
-    html = render_html(load_run(run_dir), synthetic_probe(), {"command": ["vllm", "serve", "m"], "factor": 4.0})
+    html = render_html(
+        load_run(run_dir), synthetic_probe(), {"command": ["vllm", "serve", "m"], "factor": 4.0}
+    )
     assert html.count('class="heatmap"') == 1
     assert html.count('class="intervals"') == 1
     assert html.count('class="nll"') == 1
@@ -82,7 +84,10 @@ def test_report_cli_writes_files_and_refuses_an_empty_directory(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     run_dir = write_run(tmp_path / "run", collapsing)
-    assert main(["report", str(run_dir), "--html", str(tmp_path / "r.html"), "--png", str(tmp_path / "h.png")]) == 0
+    assert (
+        main(["report", str(run_dir), "--html", str(tmp_path / "r.html"), "--png", str(tmp_path / "h.png")])
+        == 0
+    )
     assert (tmp_path / "r.html").stat().st_size > 2000 and (tmp_path / "h.png").stat().st_size > 2000
     capsys.readouterr()
     (tmp_path / "empty").mkdir()
