@@ -93,3 +93,23 @@ def test_report_cli_writes_files_and_refuses_an_empty_directory(
     (tmp_path / "empty").mkdir()
     assert main(["report", str(tmp_path / "empty")]) == 2
     assert "neither an eval run" in capsys.readouterr().err
+
+
+def test_report_with_a_baseline_shows_the_paired_verdict_both_curves_and_the_cost(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ropeguard.evals.results import TrialStatus as Status
+
+    def all_right(length: int, depth: float, index: int) -> Status:
+        return "ok"
+
+    baseline = write_run(tmp_path / "unscaled", collapsing, model="tiny-unscaled")
+    write_probe(baseline, synthetic_probe(rise_from=2600, floor=0.10))
+    scaled = write_run(tmp_path / "scaled", all_right, model="tiny-yarn")
+    write_probe(scaled, synthetic_probe(rise_from=None, floor=0.12))
+    assert main(["report", str(scaled), "--baseline", str(baseline), "--within", "2k"]) == 0
+    html = (scaled / "report.html").read_text()
+    assert "B vs A: <b>better</b>" in html
+    assert html.count("<polyline") == 2
+    assert "measured cost of the scaling on inputs &lt;= 2048 tokens: +0.020 nats/token" in html
+    assert "recall 1024: 1.00 vs 1.00, 2048: 1.00 vs 1.00" in html

@@ -18,11 +18,19 @@ def report_command(
     png: Path | None = typer.Option(
         None, "--png", help="PNG heatmap to write (default RUN_DIR/heatmap.png)."
     ),
+    baseline: Path | None = typer.Option(
+        None, "--baseline", help="Run directory of the unscaled server: paired comparison, short-input cost."
+    ),
+    within: str | None = typer.Option(
+        None, "--within", help="Native window for the short-input cost (default: the baseline's max length)."
+    ),
 ) -> None:
     """Write the HTML report (heatmap, accuracy per length, perplexity curve, settings, versions)."""
+    from ropeguard.lengths import parse_token_count
     from ropeguard.reports.html import write_report
 
-    files = write_report(run_dir, html=html, png=png)
+    window = parse_token_count(within, what="--within") if within is not None else None
+    files = write_report(run_dir, html=html, png=png, baseline=baseline, within=window)
     typer.echo(f"wrote {files.html}")
     if files.png is not None:
         typer.echo(f"wrote {files.png}")

@@ -23,8 +23,10 @@ from typing import Any
 from ropeguard import __version__
 from ropeguard.errors import UsageError
 from ropeguard.evals.results import RUN_FILE, Run, load_run
+from ropeguard.probe.cost import ShortInputCost
 from ropeguard.probe.results import PROBE_FILE, ProbeResult
 from ropeguard.reports import svg
+from ropeguard.reports.compare import Comparison
 
 PLAN_FILE = "plan.json"
 HTML_FILE = "report.html"
@@ -138,7 +140,42 @@ def _run_sections(run: Run) -> tuple[str, list[str]]:
     return html, warnings
 
 
-def _probe_section(probe: ProbeResult) -> str:
+def _comparison_section(result: Comparison) -> str:
+    rows = [
+        [
+            name,
+            s.pairs,
+            _fmt(s.a_accuracy),
+            _fmt(s.b_accuracy),
+            "-" if s.delta is None else f"{s.delta:+.2f}",
+            s.a_only,
+            s.b_only,
+            f"{s.p_value:.4g}",
+            s.verdict,
+        ]
+        for name, s in [*((str(k), v) for k, v in result.lengths.items()), ("all", result.overall)]
+    ]
+    return (
+        "<h2>Paired comparison with the baseline (exact McNemar)</h2>"
+        f"<p>A = {_e(result.run_a.path or result.run_a.model)}, "
+        f"B = {_e(result.run_b.path or result.run_b.model)}. "
+        f'<span class="verdict">B vs A: <b>{_e(result.overall.verdict)}</b> '
+        f"at alpha {result.alpha:g}</span></p>"
+        + _table(["length", "pairs", "A", "B", "delta", "A only", "B only", "p", "verdict"], rows)
+    )
+
+
+def _cost_section(cost: ShortInputCost) -> str:
+    rows = [
+        [f"{b.start}-{b.end}", f"{b.scaled_nll:.3f}", f"{b.unscaled_nll:.3f}", f"{b.delta:+.3f}"]
+        for b in cost.buckets
+    ]
+    return f"<h2>Short-input cost</h2><p>{_e(cost.describe())}.</p>" + _table(
+        ["positions", "scaled NLL", "unscaled NLL", "delta"], rows
+    )
+
+
+def _probe_section(probe: ProbeResult, baseline_probe: ProbeResult | None = None) -> str:
     curves = sorted(probe.curves, key=lambda c: c.length)
     # Every curve is a prefix of the same document, so the shorter ones lie on the longest: draw that
     # one, mark where it degrades, and list every length in the table.
@@ -150,6 +187,15 @@ def _probe_section(probe: ProbeResult) -> str:
             marker=longest.degradation_start,
         )
     ]
+    if baseline_probe is not None and baseline_probe.curves:
+        other = max(baseline_probe.curves, key=lambda c: c.prompt_tokens)
+        drawn.append(
+            svg.Curve(
+                label=f"baseline, length {other.length}",
+                points=[((b.start + b.end) / 2, b.mean_nll) for b in other.buckets],
+                marker=other.degradation_start,
+            )
+        )
     base = probe.baseline
     rows = [
         [
@@ -240,10 +286,18 @@ def render_html(
     probe: ProbeResult | None = None,
     plan: Mapping[str, Any] | None = None,
     *,
+    baseline_probe: ProbeResult | None = None,
+    comparison: Comparison | None = None,
+    cost: ShortInputCost | None = None,
     title: str = "ropeguard report",
     extra_warnings: Iterable[str] = (),
 ) -> str:
-    """The whole report as one HTML string (inline CSS and SVG, no script, no external reference)."""
+    """The whole report as one HTML string (inline CSS and SVG, no script, no external reference).
+
+    With a baseline (the unscaled server: `baseline_probe`, `comparison` from `compare_runs(baseline,
+    run)`, `cost` from `compare_short_input_cost`), the report also shows both NLL curves and the
+    paired verdict: what `certify` hands over.
+    """
     if run is None and probe is None:
         raise UsageError("nothing to report: neither an eval run nor a probe")
     model = run.info.server.model if run is not None else probe.source.model if probe is not None else "?"
@@ -253,9 +307,14 @@ def render_html(
         html, run_warnings = _run_sections(run)
         body.append(html)
         warnings += run_warnings
+    if comparison is not None:
+        body.append(_comparison_section(comparison))
+        warnings += [f"compare: {w}" for w in comparison.warnings]
     if probe is not None:
-        body.append(_probe_section(probe))
+        body.append(_probe_section(probe, baseline_probe))
         warnings += probe.warnings
+    if cost is not None:
+        body.append(_cost_section(cost))
     if plan is not None and isinstance(plan.get("warnings"), list):
         warnings += [f"plan: {w}" for w in plan["warnings"]]
     warnings += list(extra_warnings)
@@ -307,14 +366,60 @@ def load_report_inputs(run_dir: Path) -> tuple[Run | None, ProbeResult | None, d
     return run, probe, plan
 
 
-def write_report(run_dir: Path | str, html: Path | None = None, png: Path | None = None) -> ReportFiles:
+def write_report(
+    run_dir: Path | str,
+    html: Path | None = None,
+    png: Path | None = None,
+    *,
+    baseline: Path | str | None = None,
+    within: int | None = None,
+) -> ReportFiles:
     """Write RUN_DIR's HTML report (default RUN_DIR/report.html) and, for an eval run, its PNG heatmap
-    (default RUN_DIR/heatmap.png)."""
+    (default RUN_DIR/heatmap.png).
+
+    `baseline` is the run directory of the unscaled server: its eval run is paired with this one
+    (`compare_runs(baseline, run)`), its probe drawn beside this one, and the short-input cost computed
+    over positions below `within` (default: the baseline server's max_model_len).
+    """
+    from ropeguard.probe.cost import compare_short_input_cost
+    from ropeguard.reports.compare import compare_runs
+
     directory = Path(run_dir)
     run, probe, plan = load_report_inputs(directory)
+    baseline_probe: ProbeResult | None = None
+    comparison: Comparison | None = None
+    cost: ShortInputCost | None = None
+    notes: list[str] = []
+    if baseline is not None:
+        base_run, baseline_probe, _ = load_report_inputs(Path(baseline))
+        if run is not None and base_run is not None:
+            comparison = compare_runs(base_run, run)
+        window = within or (base_run.info.server.max_model_len if base_run is not None else None)
+        if probe is not None and baseline_probe is not None:
+            if window is None:
+                notes.append("short-input cost: pass --within (the native window) to compute it")
+            else:
+                cost = compare_short_input_cost(
+                    probe,
+                    baseline_probe,
+                    window,
+                    scaled_summary=run.summary if run is not None else None,
+                    unscaled_summary=base_run.summary if base_run is not None else None,
+                )
     html_path = html or directory / HTML_FILE
     html_path.parent.mkdir(parents=True, exist_ok=True)
-    html_path.write_text(render_html(run, probe, plan), encoding="utf-8")
+    html_path.write_text(
+        render_html(
+            run,
+            probe,
+            plan,
+            baseline_probe=baseline_probe,
+            comparison=comparison,
+            cost=cost,
+            extra_warnings=notes,
+        ),
+        encoding="utf-8",
+    )
     png_path: Path | None = None
     if run is not None:
         from ropeguard.reports.png import write_heatmap_png
