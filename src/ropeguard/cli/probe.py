@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Literal, cast
 
 import typer
 
 from ropeguard.cli.app import app
+from ropeguard.cli.options import parse_hf_overrides
 from ropeguard.errors import UsageError
 from ropeguard.lengths import parse_token_count, parse_token_counts
-
-
-def parse_hf_overrides(text: str | None) -> dict[str, object] | None:
-    """`--hf-overrides JSON` -> dict (the same object vLLM takes)."""
-    if text is None:
-        return None
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise UsageError(f"--hf-overrides is not valid JSON: {error.msg} at column {error.colno}") from None
-    if not isinstance(value, dict):
-        raise UsageError("--hf-overrides must be a JSON object, e.g. '{\"rope_parameters\": {...}}'")
-    return cast(dict[str, object], value)
 
 
 def _parse_region(text: str) -> tuple[int, int]:

@@ -51,7 +51,10 @@ class TrialRecord(_Record):
     schema_version: int = SCHEMA_VERSION
     trial_id: str
     task: str
-    length: int = Field(description="target prompt length in tokens")
+    length: int = Field(description="the grid length: the window prompt + answer budget must fit in")
+    prompt_target: int | None = Field(
+        default=None, description="the prompt's target: length minus the answer budget (max_tokens)"
+    )
     prompt_tokens: int | None = Field(
         default=None, description="prompt tokens as counted before sending (chat template included)"
     )
@@ -352,4 +355,8 @@ def load_run(run_dir: Path | str) -> Run:
                 "prompt_tokens_sent": stored.prompt_tokens_sent or summary.prompt_tokens_sent,
             }
         )
+        if stored.gates is not None:
+            from ropeguard.evals.stats import effective_context_from_verdicts
+
+            summary.effective_context = effective_context_from_verdicts(stored.gates)
     return Run(directory=directory, info=info, trials=trials, summary=summary)

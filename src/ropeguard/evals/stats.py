@@ -17,7 +17,7 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
-from ropeguard.evals.results import CellStats, LengthStats, Summary, TrialRecord
+from ropeguard.evals.results import CellStats, GateVerdict, LengthStats, Summary, TrialRecord
 
 Z95 = 1.959963984540054
 
@@ -218,6 +218,24 @@ def sequential_verdict(
     if n and high < gate:
         return "fail", low, high
     return None, low, high
+
+
+def effective_context_from_verdicts(verdicts: Sequence[GateVerdict]) -> int | None:
+    """Adaptive runs: the largest tested length that passed with no tested shorter length failing.
+
+    Untested lengths (skipped by the bisection) are not evidence either way; the bisection's
+    assumption - accuracy does not rise again with length - is what lets it skip them. An
+    undecided length counts by its point estimate against its gate.
+    """
+    best: int | None = None
+    for verdict in sorted(verdicts, key=lambda v: v.length):
+        passed = verdict.verdict == "pass" or (
+            verdict.verdict == "undecided" and verdict.n > 0 and verdict.correct / verdict.n >= verdict.gate
+        )
+        if not passed:
+            break
+        best = verdict.length
+    return best
 
 
 def paired(
