@@ -194,9 +194,11 @@ class TransformersLogprobSource:
         if not Path(self.path).exists():
             raise UsageError(f"--model {self.path}: no such folder", hint="pass a local model folder")
         config = AutoConfig.from_pretrained(self.path)
-        for key, value in (self.hf_overrides or {}).items():
-            # Same semantics as vLLM's --hf-overrides: dict values replace the top-level key.
-            setattr(config, key, value)
+        if self.hf_overrides:
+            from ropeguard.evals.inprocess import apply_hf_overrides
+
+            # The same semantics as vLLM's --hf-overrides, shared with `eval --backend transformers`.
+            apply_hf_overrides(config, self.hf_overrides)
         self._torch = torch
         self._tokenizer: Any = AutoTokenizer.from_pretrained(self.path)
         model: Any = AutoModelForCausalLM.from_pretrained(self.path, config=config, dtype=torch.float32)
