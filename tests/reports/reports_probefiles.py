@@ -51,7 +51,7 @@ def synthetic_probe(
     ]
     result = ProbeResult(
         source=ProbeSource(
-            backend="http", method="prompt_logprobs", base_url="http://127.0.0.1:1/v1", model=model
+            backend="openai", method="prompt_logprobs", base_url="http://127.0.0.1:1/v1", model=model
         ),
         document=ProbeDocument(name="filler (noise, seed 0)", tokens=9000, sha256=sha),
         bucket=256,

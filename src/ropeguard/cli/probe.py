@@ -31,7 +31,9 @@ def probe_command(
         "--model",
         help="Served model name (default: the first listed) or, with --backend transformers, a model folder.",
     ),
-    backend: str = typer.Option("http", "--backend", help="http (a server) or transformers (in process)."),
+    backend: str = typer.Option(
+        "openai", "--backend", help="openai (a server) or transformers (in process)."
+    ),
     hf_overrides: str | None = typer.Option(
         None, "--hf-overrides", help="JSON applied to the config before building the in-process model."
     ),
@@ -60,8 +62,8 @@ def probe_command(
     """Score a long document at each length; say where the NLL rises above the in-window baseline."""
     from ropeguard.probe import probe
 
-    if backend not in ("http", "transformers"):
-        raise UsageError(f"--backend {backend!r}: choose http or transformers")
+    if backend not in ("openai", "transformers"):
+        raise UsageError(f"--backend {backend!r}: choose openai or transformers")
     if method not in ("auto", "prompt_logprobs", "echo"):
         raise UsageError(f"--method {method!r}: choose auto, prompt_logprobs or echo")
     if document is not None and not document.is_file():
@@ -70,7 +72,7 @@ def probe_command(
         parse_token_counts(lengths, what="--lengths"),
         base_url=base_url,
         model=model,
-        backend=cast(Literal["http", "transformers"], backend),
+        backend=cast(Literal["openai", "transformers"], backend),
         hf_overrides=parse_hf_overrides(hf_overrides),
         document=document,
         haystack=haystack,

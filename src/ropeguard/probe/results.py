@@ -44,7 +44,7 @@ class ProbeCurve(_Model):
 
 
 class ProbeSource(_Model):
-    backend: Literal["http", "transformers"]
+    backend: Literal["openai", "transformers"]
     method: ProbeMethod
     base_url: str | None = None
     model: str

@@ -256,7 +256,7 @@ def probe_source(
     http = isinstance(source, HttpLogprobSource)
     result = ProbeResult(
         source=ProbeSource(
-            backend="http" if http else "transformers",
+            backend="openai" if http else "transformers",
             method=source.method,
             base_url=base_url,
             model=source.model,
@@ -310,7 +310,7 @@ def probe(
     *,
     base_url: str | None = None,
     model: str | None = None,
-    backend: Literal["http", "transformers"] = "http",
+    backend: Literal["openai", "transformers"] = "openai",
     hf_overrides: dict[str, object] | None = None,
     document: Path | None = None,
     haystack: str = "noise",
