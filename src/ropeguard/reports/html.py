@@ -182,7 +182,7 @@ def _probe_section(probe: ProbeResult, baseline_probe: ProbeResult | None = None
     longest = max(curves, key=lambda c: c.prompt_tokens)
     drawn = [
         svg.Curve(
-            label=f"length {longest.length}",
+            label=f"this run, {longest.length}" if baseline_probe is not None else f"length {longest.length}",
             points=[((b.start + b.end) / 2, b.mean_nll) for b in longest.buckets],
             marker=longest.degradation_start,
         )
@@ -191,7 +191,7 @@ def _probe_section(probe: ProbeResult, baseline_probe: ProbeResult | None = None
         other = max(baseline_probe.curves, key=lambda c: c.prompt_tokens)
         drawn.append(
             svg.Curve(
-                label=f"baseline, length {other.length}",
+                label=f"baseline, {other.length}",
                 points=[((b.start + b.end) / 2, b.mean_nll) for b in other.buckets],
                 marker=other.degradation_start,
             )
@@ -207,6 +207,17 @@ def _probe_section(probe: ProbeResult, baseline_probe: ProbeResult | None = None
         ]
         for c in curves
     ]
+    if baseline_probe is not None:
+        rows += [
+            [
+                f"baseline {c.length}",
+                c.prompt_tokens,
+                c.degradation_start if c.degradation_start is not None else "none",
+                _fmt(c.max_rise, 3),
+                f"{c.latency_s:.1f} s",
+            ]
+            for c in sorted(baseline_probe.curves, key=lambda c: c.length)
+        ]
     baseline_text = (
         f"baseline {base.mean_nll:.3f} nats over tokens {base.start}-{base.end} "
         f"(bucket std {base.bucket_std:.4f}); threshold +{probe.threshold:.3f} nats: "

@@ -142,7 +142,7 @@ class Curve:
 
 def nll_chart_svg(curves: Sequence[Curve], baseline: float | None, threshold: float | None) -> str:
     """Mean NLL per position bucket, one line per curve, with the baseline and baseline + threshold."""
-    left, right, top, bottom, plot_w, plot_h = 56, 150, 14, 40, 560, 220
+    left, right, top, bottom, plot_w, plot_h = 56, 170, 14, 40, 560, 220
     width, height = left + plot_w + right, top + plot_h + bottom
     xs = [x for c in curves for x, _ in c.points] or [0.0, 1.0]
     ys = [y for c in curves for _, y in c.points] or [0.0, 1.0]
