@@ -41,7 +41,7 @@ def probe_command(
         None, "--document", help="Text file to score (default: ropeguard's filler)."
     ),
     haystack: str = typer.Option(
-        "noise", "--haystack", help="Filler style when no --document: noise or natural."
+        "natural", "--haystack", help="Filler style when no --document: natural or noise."
     ),
     seed: int = typer.Option(0, "--seed", help="Filler seed."),
     bucket: int = typer.Option(256, "--bucket", help="Tokens per position bucket."),
