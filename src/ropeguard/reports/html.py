@@ -302,6 +302,7 @@ def render_html(
     cost: ShortInputCost | None = None,
     title: str = "ropeguard report",
     extra_warnings: Iterable[str] = (),
+    source: str | None = None,
 ) -> str:
     """The whole report as one HTML string (inline CSS and SVG, no script, no external reference).
 
@@ -341,7 +342,7 @@ def render_html(
             else "<p>None.</p>"
         )
     )
-    where = str(run.directory) if run is not None and run.directory is not None else ""
+    where = source or (str(run.directory) if run is not None and run.directory is not None else "")
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
@@ -349,7 +350,7 @@ def render_html(
         '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
         "style-src 'unsafe-inline'; img-src data:\">"
         f"<title>{_e(title)}: {_e(model)}</title><style>{_CSS}</style></head><body>"
-        f'<h1>{_e(title)}</h1><p class="sub">{_e(model)} &middot; {_e(where)} &middot; '
+        f'<h1>{_e(title)}</h1><p class="sub">{_e(model)} &middot; {_e(where or "-")} &middot; '
         f"generated {_e(now)}</p>" + "".join(body) + "</body></html>"
     )
 
@@ -428,6 +429,7 @@ def write_report(
             comparison=comparison,
             cost=cost,
             extra_warnings=notes,
+            source=str(directory),
         ),
         encoding="utf-8",
     )
