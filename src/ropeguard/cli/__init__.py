@@ -17,7 +17,7 @@ from ropeguard.cli.app import app
 from ropeguard.errors import RopeguardError
 
 # One module per command; importing a module registers its command(s) on `app`.
-_COMMAND_MODULES: tuple[str, ...] = ("eval", "probe", "report", "compare")
+_COMMAND_MODULES: tuple[str, ...] = ("eval", "probe", "report", "compare", "demo")
 
 
 def _load_commands() -> None:
