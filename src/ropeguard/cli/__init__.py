@@ -17,7 +17,17 @@ from ropeguard.cli.app import app
 from ropeguard.errors import RopeguardError
 
 # One module per command; importing a module registers its command(s) on `app`.
-_COMMAND_MODULES: tuple[str, ...] = ("inspect", "plan", "lint", "doctor", "demo", "eval")
+_COMMAND_MODULES: tuple[str, ...] = (
+    "inspect",
+    "plan",
+    "lint",
+    "doctor",
+    "eval",
+    "probe",
+    "report",
+    "compare",
+    "demo",
+)
 
 
 def _load_commands() -> None:
