@@ -1,0 +1,98 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from ropeguard.errors import UsageError
+from ropeguard.evals.results import (
+    TRIALS_FILE,
+    PrefixCacheStats,
+    RunConfig,
+    RunInfo,
+    ServerInfo,
+    TrialLog,
+    TrialRecord,
+    load_run,
+    read_trials,
+    write_run_info,
+    write_summary,
+)
+from ropeguard.evals.stats import summarize
+
+
+def _record(index: int, status: str = "ok") -> TrialRecord:
+    return TrialRecord(
+        trial_id=f"passkey-1024-0.5-{index}-0",
+        task="passkey",
+        length=1024,
+        prompt_tokens=1020,
+        usage_prompt_tokens=1020,
+        depth=0.5,
+        index=index,
+        seed=0,
+        needles=["The pass key is 12345."],
+        expected=["12345"],
+        answer="12345",
+        status=status,  # type: ignore[arg-type]
+        attempts=1,
+    )
+
+
+def _info() -> RunInfo:
+    return RunInfo(
+        ropeguard_version="0.1.0",
+        config=RunConfig(task="passkey", lengths=[1024, 2048], depths=[0.5], trials=3, seed=0),
+        server=ServerInfo(base_urls=["http://127.0.0.1:8000/v1"], model="tiny", max_model_len=8192),
+    )
+
+
+def test_trial_log_appends_and_drops_a_torn_tail(tmp_path: Path) -> None:
+    log = TrialLog(tmp_path / TRIALS_FILE)
+    assert log.open() == []
+    log.append(_record(0))
+    log.append(_record(1, "fail"))
+    log.close()
+    # A kill -9 in the middle of a write leaves a partial last line.
+    with (tmp_path / TRIALS_FILE).open("ab") as handle:
+        handle.write(_record(2).model_dump_json().encode()[:40])
+    assert [t.index for t in read_trials(tmp_path / TRIALS_FILE)] == [0, 1]
+    again = TrialLog(tmp_path / TRIALS_FILE)
+    assert [t.index for t in again.open()] == [0, 1]
+    again.append(_record(2))
+    again.close()
+    lines = (tmp_path / TRIALS_FILE).read_text().splitlines()
+    assert len(lines) == 3 and all(json.loads(line)["schema_version"] == 1 for line in lines)
+
+
+def test_run_round_trips_and_summary_is_recomputed(tmp_path: Path) -> None:
+    info = _info()
+    write_run_info(tmp_path, info)
+    log = TrialLog(tmp_path / TRIALS_FILE)
+    log.open()
+    trials = [_record(0), _record(1), _record(2, "fail")]
+    for trial in trials:
+        log.append(trial)
+    log.close()
+    stored = summarize(trials, lengths=[1024, 2048], depths=[0.5]).model_copy(
+        update={"wall_seconds": 12.5, "prefix_cache": PrefixCacheStats(queries=100, hits=60)}
+    )
+    # A stale stored accuracy must not win over the trials.
+    stale = stored.model_copy(update={"effective_context": 99})
+    write_summary(tmp_path, stale)
+    run = load_run(tmp_path)
+    assert run.info == info
+    assert run.trials == trials
+    assert run.summary.lengths[1024].accuracy == pytest.approx(2 / 3)
+    assert run.summary.effective_context is None
+    assert run.summary.wall_seconds == 12.5
+    assert run.summary.prefix_cache is not None and run.summary.prefix_cache.hit_rate == 0.6
+
+
+def test_load_run_names_a_directory_without_run_json(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="not an eval run directory"):
+        load_run(tmp_path)
+
+
+def test_records_forbid_unknown_fields() -> None:
+    with pytest.raises(ValueError):
+        TrialRecord.model_validate({**_record(0).model_dump(), "surprise": 1})
