@@ -1,0 +1,323 @@
+"""One self-contained HTML report of a run directory: no scripts, no external requests.
+
+    RUN_DIR/run.json + trials.jsonl (+ summary.json)   an eval run   -> heatmap, accuracy per length
+    RUN_DIR/probe.json                                  a probe       -> perplexity by position
+    RUN_DIR/plan.json                                   `plan --json` -> the settings used
+
+Any of the three may be missing, but not all. Charts are inline SVG; CSS is inline. Every string that
+came from a model, a server or a config goes through `html.escape`, so an answer such as
+`<script>...` shows as text and never runs.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from ropeguard import __version__
+from ropeguard.errors import UsageError
+from ropeguard.evals.results import RUN_FILE, Run, load_run
+from ropeguard.probe.results import PROBE_FILE, ProbeResult
+from ropeguard.reports import svg
+
+PLAN_FILE = "plan.json"
+HTML_FILE = "report.html"
+PNG_FILE = "heatmap.png"
+
+_CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24px auto;max-width:1040px;
+color:#222;background:#fff;line-height:1.4;padding:0 16px}
+h1{font-size:1.5em;margin-bottom:4px}h2{font-size:1.15em;margin-top:28px;border-bottom:1px solid #ddd}
+.sub{color:#555;margin-top:0}.verdict{font-size:1.1em;padding:8px 12px;background:#f4f6f8;border-radius:6px}
+table{border-collapse:collapse;margin:8px 0;font-size:.92em}td,th{border:1px solid #ddd;padding:3px 8px;
+text-align:right}th{background:#f4f6f8}td.l,th.l{text-align:left}code,pre{font-family:ui-monospace,Menlo,
+Consolas,monospace;font-size:.88em}pre{background:#f6f8fa;padding:8px;overflow-x:auto;white-space:pre-wrap;
+word-break:break-all}.warn li{color:#8a4b00}.tick{font-size:11px;fill:#333}.axis{font-size:12px;fill:#222}
+.cell{font-size:11px}.grid{stroke:#e5e5e5}.threshold{stroke:#c00;stroke-dasharray:5 4}
+.baseline{stroke:#777;stroke-dasharray:2 3}.interval{stroke:#333;stroke-width:1.5}
+.marker{stroke-dasharray:4 3}
+.charts{display:flex;flex-wrap:wrap;gap:24px;align-items:flex-start}
+"""
+
+
+@dataclass(frozen=True)
+class ReportFiles:
+    html: Path
+    png: Path | None
+
+
+def _e(value: object) -> str:
+    return escape(str(value), quote=True)
+
+
+def _table(header: Iterable[str], rows: Iterable[Iterable[object]], left: int = 1) -> str:
+    head = "".join(f'<th class="{"l" if i < left else ""}">{_e(h)}</th>' for i, h in enumerate(header))
+    body = "".join(
+        "<tr>"
+        + "".join(f'<td class="{"l" if i < left else ""}">{_e(c)}</td>' for i, c in enumerate(row))
+        + "</tr>"
+        for row in rows
+    )
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _fmt(value: float | None, digits: int = 2) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _run_sections(run: Run) -> tuple[str, list[str]]:
+    info, summary = run.info, run.summary
+    lengths = sorted(set(info.config.lengths) | set(summary.lengths))
+    depths = sorted(set(info.config.depths) | {c.depth for c in summary.cells})
+    cells = {(c.length, c.depth): (c.accuracy, c.n) for c in summary.cells}
+    points = [
+        svg.IntervalPoint(label=str(length), value=s.accuracy, low=s.ci_low, high=s.ci_high)
+        for length in lengths
+        if (s := summary.lengths.get(length)) is not None
+    ]
+    rows = []
+    warnings: list[str] = []
+    for length in lengths:
+        s = summary.lengths.get(length)
+        if s is None:
+            rows.append([length, 0, "-", "-", "-", "-", "-"])
+            continue
+        rows.append(
+            [
+                length,
+                s.n,
+                _fmt(s.accuracy),
+                f"[{s.ci_low:.2f}, {s.ci_high:.2f}]",
+                s.invalid,
+                s.errors,
+                _fmt(s.mean_prompt_tokens, 0),
+            ]
+        )
+        if s.invalid:
+            warnings.append(f"length {length}: {s.invalid} invalid trial(s) (not counted in the accuracy)")
+        if s.errors:
+            warnings.append(f"length {length}: {s.errors} trial(s) failed with an error (no answer)")
+    effective = summary.effective_context
+    low, high = summary.effective_context_low, summary.effective_context_high
+    verdict = (
+        f"Effective context (accuracy &ge; {summary.effective_context_threshold:.2f}): "
+        f"<b>{_e(effective if effective is not None else 'none')}</b> tokens"
+        f" (range over the 95% intervals: {_e(low if low is not None else 'none')} to "
+        f"{_e(high if high is not None else 'none')})"
+    )
+    failures = [t for t in run.trials if t.status == "fail"][:8]
+    sample = ""
+    if failures:
+        sample = "<h3>Some wrong answers</h3>" + _table(
+            ["trial", "length", "depth", "expected", "answer"],
+            [
+                [t.trial_id, t.length, f"{t.depth:g}", ", ".join(t.expected), (t.answer or "")[:200]]
+                for t in failures
+            ],
+        )
+    html = (
+        f'<p class="verdict">{verdict}</p>'
+        "<h2>Recall by length and depth</h2>"
+        f'<div class="charts"><div>{svg.heatmap_svg(lengths, depths, cells)}</div>'
+        f"<div>{svg.interval_chart_svg(points, summary.effective_context_threshold)}</div></div>"
+        "<h2>Accuracy per length (Wilson 95% interval)</h2>"
+        + _table(
+            ["length", "scored", "accuracy", "95% interval", "invalid", "errors", "mean prompt tokens"], rows
+        )
+        + "<p>Status counts: "
+        + _e(", ".join(f"{k} {v}" for k, v in sorted(summary.status_counts.items())) or "none")
+        + "</p>"
+        + sample
+    )
+    return html, warnings
+
+
+def _probe_section(probe: ProbeResult) -> str:
+    curves = sorted(probe.curves, key=lambda c: c.length)
+    # Every curve is a prefix of the same document, so the shorter ones lie on the longest: draw that
+    # one, mark where it degrades, and list every length in the table.
+    longest = max(curves, key=lambda c: c.prompt_tokens)
+    drawn = [
+        svg.Curve(
+            label=f"length {longest.length}",
+            points=[((b.start + b.end) / 2, b.mean_nll) for b in longest.buckets],
+            marker=longest.degradation_start,
+        )
+    ]
+    base = probe.baseline
+    rows = [
+        [
+            c.length,
+            c.prompt_tokens,
+            c.degradation_start if c.degradation_start is not None else "none",
+            _fmt(c.max_rise, 3),
+            f"{c.latency_s:.1f} s",
+        ]
+        for c in curves
+    ]
+    baseline_text = (
+        f"baseline {base.mean_nll:.3f} nats over tokens {base.start}-{base.end} "
+        f"(bucket std {base.bucket_std:.4f}); threshold +{probe.threshold:.3f} nats: "
+        f"{_e(probe.threshold_rule)}"
+        if base is not None
+        else "no baseline (no curve covers the baseline region)"
+    )
+    return (
+        "<h2>Perplexity by position (probe)</h2>"
+        f"<p>{_e(probe.source.model)} via {_e(probe.source.method)}; document {_e(probe.document.name)} "
+        f"({probe.document.tokens} tokens); buckets of {probe.bucket} tokens. {baseline_text}. "
+        "A vertical line marks where degradation starts.</p>"
+        + svg.nll_chart_svg(drawn, base.mean_nll if base else None, probe.threshold if base else None)
+        + _table(["length", "tokens scored", "degradation starts near", "max rise (nats)", "latency"], rows)
+    )
+
+
+def _settings_section(run: Run | None, probe: ProbeResult | None, plan: Mapping[str, Any] | None) -> str:
+    rows: list[list[object]] = []
+    if run is not None:
+        server, config = run.info.server, run.info.config
+        rows += [
+            ["model", server.model],
+            ["backend", server.backend],
+            ["endpoints", ", ".join(server.base_urls) or "-"],
+            ["served max_model_len", server.max_model_len if server.max_model_len is not None else "-"],
+            ["engine", f"{server.engine or '-'} {server.engine_version or ''}".strip()],
+            ["task", config.task],
+            ["lengths", ", ".join(str(x) for x in config.lengths)],
+            ["depths", ", ".join(f"{d:g}" for d in config.depths)],
+            ["trials per cell", config.trials],
+            ["seed", config.seed],
+            ["haystack", config.haystack_file or config.haystack],
+            ["mode", config.mode],
+        ]
+    if probe is not None and run is None:
+        rows += [["model", probe.source.model], ["endpoint", probe.source.base_url or "in process"]]
+    overrides = (run.info.server.hf_overrides if run is not None else None) or (
+        probe.source.hf_overrides if probe is not None else None
+    )
+    parts = ["<h2>Settings used</h2>", _table(["setting", "value"], rows, left=2) if rows else ""]
+    if plan is not None:
+        command = plan.get("command")
+        if isinstance(command, list):
+            parts.append(
+                f"<p>Serve command (from the plan):</p><pre>{_e(shlex.join(str(a) for a in command))}</pre>"
+            )
+        plan_rows = [
+            [key, json.dumps(plan[key]) if isinstance(plan[key], (dict, list)) else plan[key]]
+            for key in ("model", "engine", "engine_version", "native_context", "target_context", "factor")
+            if key in plan
+        ]
+        if plan_rows:
+            parts.append(_table(["plan", "value"], plan_rows, left=2))
+        overrides = overrides or plan.get("hf_overrides")
+    if overrides:
+        parts.append(f"<p>hf_overrides:</p><pre>{_e(json.dumps(overrides, indent=2, sort_keys=True))}</pre>")
+    else:
+        parts.append("<p>hf_overrides: none recorded (the server's own config).</p>")
+    return "".join(parts)
+
+
+def _versions(run: Run | None, probe: ProbeResult | None) -> dict[str, str]:
+    versions: dict[str, str] = {"ropeguard (report)": __version__}
+    if run is not None:
+        versions["ropeguard (run)"] = run.info.ropeguard_version
+        versions.update(run.info.versions)
+        if run.info.server.engine_version:
+            versions[run.info.server.engine or "engine"] = run.info.server.engine_version
+    if probe is not None:
+        versions.update({f"{k} (probe)": v for k, v in probe.versions.items()})
+    return versions
+
+
+def render_html(
+    run: Run | None,
+    probe: ProbeResult | None = None,
+    plan: Mapping[str, Any] | None = None,
+    *,
+    title: str = "ropeguard report",
+    extra_warnings: Iterable[str] = (),
+) -> str:
+    """The whole report as one HTML string (inline CSS and SVG, no script, no external reference)."""
+    if run is None and probe is None:
+        raise UsageError("nothing to report: neither an eval run nor a probe")
+    model = run.info.server.model if run is not None else probe.source.model if probe is not None else "?"
+    warnings: list[str] = []
+    body: list[str] = []
+    if run is not None:
+        html, run_warnings = _run_sections(run)
+        body.append(html)
+        warnings += run_warnings
+    if probe is not None:
+        body.append(_probe_section(probe))
+        warnings += probe.warnings
+    if plan is not None and isinstance(plan.get("warnings"), list):
+        warnings += [f"plan: {w}" for w in plan["warnings"]]
+    warnings += list(extra_warnings)
+    body.append(_settings_section(run, probe, plan))
+    body.append(
+        "<h2>Versions</h2>" + _table(["component", "version"], sorted(_versions(run, probe).items()), left=2)
+    )
+    body.append(
+        "<h2>Warnings</h2>"
+        + (
+            '<ul class="warn">' + "".join(f"<li>{_e(w)}</li>" for w in warnings) + "</ul>"
+            if warnings
+            else "<p>None.</p>"
+        )
+    )
+    where = str(run.directory) if run is not None and run.directory is not None else ""
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        # No network at all, even if a string slipped through unescaped.
+        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
+        "style-src 'unsafe-inline'; img-src data:\">"
+        f"<title>{_e(title)}: {_e(model)}</title><style>{_CSS}</style></head><body>"
+        f'<h1>{_e(title)}</h1><p class="sub">{_e(model)} &middot; {_e(where)} &middot; '
+        f"generated {_e(now)}</p>" + "".join(body) + "</body></html>"
+    )
+
+
+def load_report_inputs(run_dir: Path) -> tuple[Run | None, ProbeResult | None, dict[str, Any] | None]:
+    """What RUN_DIR holds: the eval run, the probe and the plan, each None when absent."""
+    from ropeguard.probe.runner import read_probe
+
+    if not run_dir.is_dir():
+        raise UsageError(f"{run_dir}: no such run directory")
+    run = load_run(run_dir) if (run_dir / RUN_FILE).exists() else None
+    probe = read_probe(run_dir) if (run_dir / PROBE_FILE).exists() else None
+    plan: dict[str, Any] | None = None
+    if (run_dir / PLAN_FILE).exists():
+        try:
+            loaded = json.loads((run_dir / PLAN_FILE).read_text())
+        except json.JSONDecodeError as error:
+            raise UsageError(f"{run_dir / PLAN_FILE} is not JSON: {error.msg}") from None
+        plan = loaded if isinstance(loaded, dict) else None
+    if run is None and probe is None:
+        raise UsageError(
+            f"{run_dir} holds neither an eval run ({RUN_FILE}) nor a probe ({PROBE_FILE})",
+            hint="pass the --out directory of `ropeguard eval` or `ropeguard probe`",
+        )
+    return run, probe, plan
+
+
+def write_report(run_dir: Path | str, html: Path | None = None, png: Path | None = None) -> ReportFiles:
+    """Write RUN_DIR's HTML report (default RUN_DIR/report.html) and, for an eval run, its PNG heatmap
+    (default RUN_DIR/heatmap.png)."""
+    directory = Path(run_dir)
+    run, probe, plan = load_report_inputs(directory)
+    html_path = html or directory / HTML_FILE
+    html_path.parent.mkdir(parents=True, exist_ok=True)
+    html_path.write_text(render_html(run, probe, plan), encoding="utf-8")
+    png_path: Path | None = None
+    if run is not None:
+        from ropeguard.reports.png import write_heatmap_png
+
+        png_path = write_heatmap_png(run, png or directory / PNG_FILE)
+    return ReportFiles(html=html_path, png=png_path)
