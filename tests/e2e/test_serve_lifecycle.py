@@ -38,6 +38,12 @@ def _cli(*args: str) -> subprocess.Popen[str]:
     )
 
 
+def _reap(cli: subprocess.Popen[str]) -> None:
+    if cli.poll() is None:
+        cli.kill()
+    cli.communicate()  # drains and closes the pipes
+
+
 def _wait_for(predicate: object, timeout: float) -> bool:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -63,8 +69,18 @@ def _wait_for_line(stream: object, needle: str, timeout: float) -> str:
 def test_cli_serves_as_planned_and_sigterm_leaves_no_process(tiny_model_dir: Path, tmp_path: Path) -> None:
     port = free_port()
     run_dir = tmp_path / "run"
-    cli = _cli("serve", str(tiny_model_dir), "--target", "8192", "--native", "2048", "--port", str(port),
-               "--run-dir", str(run_dir))
+    cli = _cli(
+        "serve",
+        str(tiny_model_dir),
+        "--target",
+        "8192",
+        "--native",
+        "2048",
+        "--port",
+        str(port),
+        "--run-dir",
+        str(run_dir),
+    )
     try:
         line = _wait_for_line(cli.stderr, "serving ", timeout=840)
         assert f"http://127.0.0.1:{port}/v1" in line
@@ -80,15 +96,23 @@ def test_cli_serves_as_planned_and_sigterm_leaves_no_process(tiny_model_dir: Pat
         assert group_members(pgid) == []
         assert port_is_free("127.0.0.1", port)
     finally:
-        if cli.poll() is None:
-            cli.kill()
-            cli.wait()
+        _reap(cli)
 
 
 def test_ctrl_c_while_starting_stops_the_server(tiny_model_dir: Path, tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
-    cli = _cli("serve", str(tiny_model_dir), "--target", "8192", "--native", "2048",
-               "--port", str(free_port()), "--run-dir", str(run_dir))
+    cli = _cli(
+        "serve",
+        str(tiny_model_dir),
+        "--target",
+        "8192",
+        "--native",
+        "2048",
+        "--port",
+        str(free_port()),
+        "--run-dir",
+        str(run_dir),
+    )
     try:
         pid_file = run_dir / "server.pid"
         assert _wait_for(pid_file.exists, 60)
@@ -99,9 +123,7 @@ def test_ctrl_c_while_starting_stops_the_server(tiny_model_dir: Path, tmp_path: 
         assert cli.wait(timeout=60) == 130
         assert group_members(pgid) == []
     finally:
-        if cli.poll() is None:
-            cli.kill()
-            cli.wait()
+        _reap(cli)
 
 
 def test_a_dead_child_is_noticed_at_once(tmp_path: Path, tiny_model_dir: Path) -> None:
@@ -140,8 +162,16 @@ def test_port_in_use_is_refused_before_starting(tiny_model_dir: Path, tmp_path: 
     with pytest.raises(ServeError, match=f"port {busy_port} on 127.0.0.1 is already in use"):
         start_server(LaunchSpec(model=str(tiny_model_dir), port=busy_port), tmp_path / "run")
     assert time.monotonic() - started < 5
-    cli = _cli("serve", str(tiny_model_dir), "--target", "8192", "--port", str(busy_port),
-               "--run-dir", str(tmp_path / "cli"))
+    cli = _cli(
+        "serve",
+        str(tiny_model_dir),
+        "--target",
+        "8192",
+        "--port",
+        str(busy_port),
+        "--run-dir",
+        str(tmp_path / "cli"),
+    )
     _, err = cli.communicate(timeout=120)
     assert cli.returncode == 2
     assert f"error: port {busy_port} on 127.0.0.1 is already in use" in err

@@ -29,7 +29,7 @@ KV = (
 )
 REMOVED = (
     "usage: api_server.py [-h] [--headless]\n"
-    "api_server.py: error: unrecognized arguments: --rope-scaling {\"rope_type\":\"yarn\"}\n"
+    'api_server.py: error: unrecognized arguments: --rope-scaling {"rope_type":"yarn"}\n'
 )
 
 
@@ -42,7 +42,12 @@ REMOVED = (
         (KV, "kv-cache-too-small", "5.25 GiB", "--kv-cache-dtype fp8"),
         (REMOVED, "removed-flag", "--rope-scaling (removed in 0.11.1)", "--hf-overrides"),
         ("OSError: [Errno 98] Address already in use", "port-in-use", "port 8011", "--port"),
-        ("torch.OutOfMemoryError: CUDA out of memory.", "out-of-memory", "16.0 GiB", "--tensor-parallel-size"),
+        (
+            "torch.OutOfMemoryError: CUDA out of memory.",
+            "out-of-memory",
+            "16.0 GiB",
+            "--tensor-parallel-size",
+        ),
     ],
 )
 def test_known_failures_become_one_message(log: str, kind: str, in_message: str, in_hint: str) -> None:

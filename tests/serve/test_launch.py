@@ -140,7 +140,9 @@ def test_extra_args_that_contradict_the_plan_are_refused(extra: list[str]) -> No
 
 
 def test_extra_arg_conflicting_with_a_planned_flag_is_refused() -> None:
-    spec = LaunchSpec(model="m", planned_args=["--kv-cache-dtype", "fp8"], extra_args=["--kv-cache-dtype=auto"])
+    spec = LaunchSpec(
+        model="m", planned_args=["--kv-cache-dtype", "fp8"], extra_args=["--kv-cache-dtype=auto"]
+    )
     with pytest.raises(UsageError, match="--kv-cache-dtype"):
         build_launch(spec, GPU)
 
