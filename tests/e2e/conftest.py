@@ -13,6 +13,9 @@ import pytest
 
 from ropeguard.serve import LaunchSpec, Server, free_port, spec_from_plan, start_server
 
+# The tiny model gains nothing from torch.compile, which costs about a minute of each start on CPU.
+EAGER = ["--enforce-eager"]
+
 
 def _random_tiny_model(folder: Path) -> Path:
     """A random Qwen3 of the bundled model's shape family (used until the trained one is bundled)."""
@@ -60,7 +63,7 @@ def _serve(spec: LaunchSpec, run_dir: Path) -> Iterator[Server]:
 @pytest.fixture(scope="session")
 def vllm_unscaled(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The tiny model served as its config invites: max length 8192, no rope scaling."""
-    spec = LaunchSpec(model=str(tiny_model_dir), max_model_len=8192, port=free_port())
+    spec = LaunchSpec(model=str(tiny_model_dir), max_model_len=8192, port=free_port(), extra_args=EAGER)
     for server in _serve(spec, tmp_path_factory.mktemp("vllm-unscaled")):
         yield server.base_url
 
@@ -71,6 +74,6 @@ def vllm_yarn4(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -
     from ropeguard.plan import plan_model
 
     plan = plan_model(str(tiny_model_dir), 8192, native=2048)
-    spec = spec_from_plan(plan, port=free_port())
+    spec = spec_from_plan(plan, port=free_port(), extra_args=EAGER)
     for server in _serve(spec, tmp_path_factory.mktemp("vllm-yarn4")):
         yield server.base_url

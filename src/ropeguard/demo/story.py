@@ -126,10 +126,14 @@ def _run_vllm(model: Path, plan: ContextPlan, out: Path, echo: TextIO | None) ->
 
     # On CPU, one core each (when there are two) so that the servers start and answer side by side.
     cores: tuple[str | None, str | None] = ("0", "1") if (os.cpu_count() or 1) >= 2 else (None, None)
+    # A 2-layer model gains nothing from torch.compile, which costs about a minute of start-up on CPU.
+    eager = ["--enforce-eager"]
     unscaled_spec = LaunchSpec(
-        model=str(model), max_model_len=SERVED_CONTEXT, port=free_port(), cpu_cores=cores[0]
+        model=str(model), max_model_len=SERVED_CONTEXT, port=free_port(), cpu_cores=cores[0], extra_args=eager
     )
-    planned_spec = spec_from_plan(plan, port=free_port()).model_copy(update={"cpu_cores": cores[1]})
+    planned_spec = spec_from_plan(plan, port=free_port(), extra_args=eager).model_copy(
+        update={"cpu_cores": cores[1]}
+    )
     servers = [
         Server(unscaled_spec, out / "unscaled", echo=echo),
         Server(planned_spec, out / "planned", echo=echo),
