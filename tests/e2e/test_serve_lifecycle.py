@@ -80,6 +80,8 @@ def test_cli_serves_as_planned_and_sigterm_leaves_no_process(tiny_model_dir: Pat
         str(port),
         "--run-dir",
         str(run_dir),
+        "--",
+        "--enforce-eager",
     )
     try:
         line = _wait_for_line(cli.stderr, "serving ", timeout=840)
@@ -88,7 +90,9 @@ def test_cli_serves_as_planned_and_sigterm_leaves_no_process(tiny_model_dir: Pat
         models = httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=10).json()
         assert models["data"][0]["max_model_len"] == 8192
         log = (run_dir / "server.log").read_text()
-        assert '"original_max_position_embeddings": 2048' in log.splitlines()[0]  # the reproduce line
+        first = log.splitlines()[0]  # the line that reproduces the launch
+        assert '"original_max_position_embeddings": 2048' in first
+        assert first.endswith("--enforce-eager")  # extra engine args after `--` are appended
         pgid = int((run_dir / "server.pid").read_text())
         assert len(group_members(pgid)) >= 2  # the API server and its engine core
         cli.send_signal(signal.SIGTERM)
@@ -112,6 +116,8 @@ def test_ctrl_c_while_starting_stops_the_server(tiny_model_dir: Path, tmp_path: 
         str(free_port()),
         "--run-dir",
         str(run_dir),
+        "--",
+        "--enforce-eager",
     )
     try:
         pid_file = run_dir / "server.pid"
