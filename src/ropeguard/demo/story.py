@@ -60,6 +60,7 @@ class DemoResult(BaseModel):
 
     schema_version: int = SCHEMA_VERSION
     backend: Literal["vllm", "transformers"]
+    backend_note: str  # what ran the model, and why that one
     model: str
     lengths: list[int]
     unscaled: DemoSide
@@ -78,6 +79,12 @@ def choose_backend(backend: Backend) -> Literal["vllm", "transformers"]:
     if backend == "auto":
         return "vllm" if installed else "transformers"
     return backend
+
+
+def choose_is_cpu() -> bool:
+    from ropeguard.serve import Runtime
+
+    return Runtime.detect().is_cpu_build
 
 
 def bundled_model() -> Path:
@@ -195,11 +202,17 @@ def run_demo(
     out.mkdir(parents=True, exist_ok=True)
     plan = plan_model(str(model), SERVED_CONTEXT, native=TRAINED_CONTEXT)
     if chosen == "transformers":
-        _say(echo, "vLLM is not installed: running both configurations in process with transformers instead")
+        note = (
+            "transformers, in process (vLLM is not installed)"
+            if backend == "auto"
+            else "transformers, in process (--backend transformers)"
+        )
+        _say(echo, f"running both configurations with {note}")
         unscaled, planned = _run_transformers(model, plan, out)
         commands: tuple[str | None, str | None] = (None, None)
     else:
-        _say(echo, "starting two vLLM servers of the tiny model (about a minute on a small CPU)")
+        note = "a real vLLM server (CPU build)" if choose_is_cpu() else "a real vLLM server"
+        _say(echo, "starting two vLLM servers of the tiny model (a minute or two on a small CPU)")
         unscaled, planned, first, second = _run_vllm(model, plan, out, echo)
         commands = (first, second)
     (out / "planned" / PLAN_FILE).write_text(plan.model_dump_json(indent=2))
@@ -224,6 +237,7 @@ def run_demo(
         side.report_html = str(report.html)
     result = DemoResult(
         backend=chosen,
+        backend_note=note,
         model=str(model),
         lengths=list(LENGTHS),
         unscaled=sides[0],
@@ -248,11 +262,9 @@ def render_demo(result: DemoResult, console: Any = None) -> None:
     from ropeguard.reports.terminal import render_grid_table
 
     console = console or Console()
-    engine = (
-        "vLLM (CPU build)" if result.backend == "vllm" else "transformers, in process (vLLM not installed)"
-    )
     console.print(
-        f"[bold]ropeguard demo[/]: {result.model}, trained on {TRAINED_CONTEXT}-token sequences; {engine}"
+        f"[bold]ropeguard demo[/]: {result.model}, trained on {TRAINED_CONTEXT}-token sequences; "
+        f"run by {result.backend_note}"
     )
     for side in (result.unscaled, result.planned):
         run = load_run(Path(side.run_dir))
@@ -261,7 +273,8 @@ def render_demo(result: DemoResult, console: Any = None) -> None:
         console.print()
         console.print(table)
         total = side.answered + side.errors
-        console.print(f"{side.answered} of {total} long prompts answered (200 OK), {side.errors} errors")
+        how = "answered by the server with 200 OK" if result.backend == "vllm" else "answered"
+        console.print(f"{side.answered} of {total} prompts {how}, {side.errors} errors")
         if side.command:
             console.print(f"served with: {side.command}", soft_wrap=True)
     console.print()
