@@ -182,3 +182,23 @@ def test_port_in_use_is_refused_before_starting(tiny_model_dir: Path, tmp_path: 
     assert cli.returncode == 2
     assert f"error: port {busy_port} on 127.0.0.1 is already in use" in err
     assert "Traceback" not in err
+
+
+def test_kv_cache_too_small_names_the_ways_out(tiny_model_dir: Path, tmp_path: Path) -> None:
+    # 4M tokens of the tiny model need 2 GiB of KV cache; the CPU build is given 1 GiB.
+    length = 4 * 1024 * 1024
+    spec = LaunchSpec(
+        model=str(tiny_model_dir),
+        max_model_len=length,
+        hf_overrides={"max_position_embeddings": length},
+        port=free_port(),
+        extra_args=["--enforce-eager"],
+    )
+    with pytest.raises(ServeExited) as caught:
+        start_server(spec, tmp_path / "run", ready_timeout=800)
+    assert f"one {length}-token request needs" in caught.value.message
+    hint = caught.value.hint or ""
+    assert "--tensor-parallel-size" in hint
+    assert "--kv-cache-dtype fp8" in hint
+    assert "tokens fit" in hint
+    assert "--cpu-kv-cache-gib, now 1" in hint

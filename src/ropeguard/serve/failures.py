@@ -89,8 +89,8 @@ def _kv_too_small(match: re.Match[str], spec: LaunchSpec) -> tuple[str, str]:
         "--kv-cache-dtype fp8 (half the bytes per token)",
         f"a smaller --target (about {fits} tokens fit)" if fits else "a smaller --target",
     ]
-    if "VLLM_CPU_KVCACHE_SPACE" in spec.env or spec.cpu_kv_cache_gib is not None:
-        options.insert(0, f"more CPU KV cache (--cpu-kv-cache-gib, now {spec.cpu_kv_cache_gib or 1})")
+    if spec.cpu_kv_cache_gib is not None:  # set for the CPU build only
+        options.insert(0, f"more CPU KV cache (--cpu-kv-cache-gib, now {spec.cpu_kv_cache_gib:g})")
     return message, "try " + "; or ".join(options)
 
 

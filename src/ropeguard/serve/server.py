@@ -29,9 +29,9 @@ from typing import Any, TextIO
 import httpx
 
 from ropeguard.errors import ServeError, ServeExited, ServeTimeout
-from ropeguard.serve.failures import diagnose, last_error_line
+from ropeguard.serve.failures import Finding, diagnose, last_error_line
 from ropeguard.serve.launch import Launch, LaunchSpec, build_launch, is_headless
-from ropeguard.serve.runtime import Runtime
+from ropeguard.serve.runtime import CPU_KV_CACHE_GIB, Runtime
 
 READY_TIMEOUT_S = 900.0
 STOP_GRACE_S = 15.0
@@ -178,6 +178,13 @@ class Server:
         (self.run_dir / "server.pid").write_text(f"{self.process.pid}\n")
         return self
 
+    def diagnose(self, log: str) -> Finding | None:
+        """The known failure in `log`, told with this launch's numbers (CPU: the KV cache size given)."""
+        spec = self.spec
+        if self.runtime.is_cpu_build and spec.cpu_kv_cache_gib is None:
+            spec = spec.model_copy(update={"cpu_kv_cache_gib": float(CPU_KV_CACHE_GIB)})
+        return diagnose(log, spec)
+
     def log_text(self) -> str:
         try:
             return self.log_path.read_text(errors="replace")
@@ -188,7 +195,7 @@ class Server:
         assert self.process is not None
         code = self.process.returncode
         log = self.log_text()
-        finding = diagnose(log, self.spec)
+        finding = self.diagnose(log)
         self.stop()
         if finding is not None:
             return ServeExited(finding.message, returncode=code, hint=finding.hint)
@@ -210,7 +217,7 @@ class Server:
                 if self._probe(client):
                     break
                 if time.monotonic() > deadline:
-                    finding = diagnose(self.log_text(), self.spec)
+                    finding = self.diagnose(self.log_text())
                     self.stop()
                     raise ServeTimeout(
                         f"vLLM did not become ready within {self.ready_timeout:.0f} s"
@@ -363,7 +370,7 @@ def run_until_stopped(server: Server, poll: float = 1.0) -> None:
     while process.poll() is None:
         time.sleep(poll)
     log = server.log_text()
-    finding = diagnose(log, server.spec)
+    finding = server.diagnose(log)
     last = finding.message if finding else (last_error_line(log) or "no error line in the log")
     raise ServeExited(
         f"vLLM exited with code {process.returncode} while serving: {last}",
