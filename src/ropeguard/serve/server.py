@@ -30,7 +30,7 @@ import httpx
 
 from ropeguard.errors import ServeError, ServeExited, ServeTimeout
 from ropeguard.serve.failures import Finding, diagnose, last_error_line
-from ropeguard.serve.launch import Launch, LaunchSpec, build_launch, is_headless
+from ropeguard.serve.launch import Launch, LaunchSpec, PlanLike, build_launch, is_headless, spec_from_plan
 from ropeguard.serve.runtime import CPU_KV_CACHE_GIB, Runtime
 
 READY_TIMEOUT_S = 900.0
@@ -332,7 +332,7 @@ class Server:
 
 
 def start_server(
-    spec: LaunchSpec,
+    what: LaunchSpec | PlanLike,
     run_dir: Path | str,
     *,
     runtime: Runtime | None = None,
@@ -340,11 +340,13 @@ def start_server(
     verify: bool = True,
     echo: TextIO | None = sys.stderr,
 ) -> Server:
-    """Start vLLM for `spec`, wait until it serves, check it came up as planned; return the handle.
+    """Start vLLM for a launch spec (or a plan: then on a free port of 127.0.0.1), wait until it
+    serves, check it came up as planned; return the handle.
 
     Use it as a context manager (`with start_server(...) as server:`) so that it is always stopped.
     Raises ServeExited / ServeTimeout / ServeError with an actionable message when it does not come up.
     """
+    spec = what if isinstance(what, LaunchSpec) else spec_from_plan(what, port=free_port())
     server = Server(spec, run_dir, runtime=runtime, ready_timeout=ready_timeout, echo=echo)
     server.start()
     if is_headless(spec):
