@@ -169,6 +169,7 @@ def _eval(
     task: str,
     gates: dict[int, float] | None,
     progress: bool,
+    no_think: bool,
 ) -> Run:
     from ropeguard.evals import EvalConfig, run
 
@@ -185,6 +186,7 @@ def _eval(
         gates=gates,
         alpha=ALPHA,
         progress=progress,
+        no_think=no_think,
     )
     return run(config)
 
@@ -202,6 +204,7 @@ def certify(
     trials: int = DEFAULT_TRIALS,
     seed: int = 0,
     task: str = "passkey",
+    no_think: bool = False,
     cpu_kv_cache_gib: float | None = None,
     ready_timeout: float = 900.0,
     echo: TextIO | None = sys.stderr,
@@ -255,6 +258,7 @@ def certify(
             task=task,
             gates=chosen_gates,
             progress=progress,
+            no_think=no_think,
         )
     results = _recall_gates(scaled, chosen_gates)
     warnings = list(plan.warnings)
@@ -284,6 +288,7 @@ def certify(
                 task=task,
                 gates=None,
                 progress=progress,
+                no_think=no_think,
             )
         results.append(_baseline_gate(baseline_run, scaled))
     elif baseline and plan.factor <= 1.0:
