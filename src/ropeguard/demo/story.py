@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ropeguard.demo import MODEL_ID, NATIVE_CONTEXT, model_dir
 from ropeguard.errors import MissingDependencyError, UsageError
 
 if TYPE_CHECKING:
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from ropeguard.plan import ContextPlan
 
 SCHEMA_VERSION = 1
-TRAINED_CONTEXT = 2048  # the sequence length the bundled model was trained on
+TRAINED_CONTEXT = NATIVE_CONTEXT  # the sequence length the bundled model was trained on
 SERVED_CONTEXT = 8192  # what its config.json invites (max_position_embeddings)
 LENGTHS: tuple[int, ...] = (1024, 2048, 4096, 8192)
 DEPTHS: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -88,10 +89,7 @@ def choose_is_cpu() -> bool:
 
 
 def bundled_model() -> Path:
-    from ropeguard import demo
-
-    finder = getattr(demo, "model_dir", None)
-    folder = Path(finder()) if callable(finder) else Path(demo.__file__).parent / "model"
+    folder = model_dir()
     if not (folder / "config.json").exists():
         raise UsageError(f"the bundled tiny model is missing from {folder}", hint="reinstall ropeguard")
     return folder
@@ -127,7 +125,9 @@ def _eval_config(out_dir: Path, **where: Any) -> Any:
     )
 
 
-def _run_vllm(model: Path, plan: ContextPlan, out: Path, echo: TextIO | None) -> tuple[Run, Run, str, str]:
+def _run_vllm(
+    model: Path, plan: ContextPlan, out: Path, echo: TextIO | None, name: str | None
+) -> tuple[Run, Run, str, str]:
     from ropeguard.evals import run
     from ropeguard.serve import LaunchSpec, Server, free_port, spec_from_plan
 
@@ -136,11 +136,16 @@ def _run_vllm(model: Path, plan: ContextPlan, out: Path, echo: TextIO | None) ->
     # A 2-layer model gains nothing from torch.compile, which costs about a minute of start-up on CPU.
     eager = ["--enforce-eager"]
     unscaled_spec = LaunchSpec(
-        model=str(model), max_model_len=SERVED_CONTEXT, port=free_port(), cpu_cores=cores[0], extra_args=eager
+        model=str(model),
+        served_model_name=name,
+        max_model_len=SERVED_CONTEXT,
+        port=free_port(),
+        cpu_cores=cores[0],
+        extra_args=eager,
     )
-    planned_spec = spec_from_plan(plan, port=free_port(), extra_args=eager).model_copy(
-        update={"cpu_cores": cores[1]}
-    )
+    planned_spec = spec_from_plan(
+        plan, port=free_port(), served_model_name=name, extra_args=eager
+    ).model_copy(update={"cpu_cores": cores[1]})
     servers = [
         Server(unscaled_spec, out / "unscaled", echo=echo),
         Server(planned_spec, out / "planned", echo=echo),
@@ -213,7 +218,8 @@ def run_demo(
     else:
         note = "a real vLLM server (CPU build)" if choose_is_cpu() else "a real vLLM server"
         _say(echo, "starting two vLLM servers of the tiny model (a minute or two on a small CPU)")
-        unscaled, planned, first, second = _run_vllm(model, plan, out, echo)
+        name = MODEL_ID if model == bundled_model() else None
+        unscaled, planned, first, second = _run_vllm(model, plan, out, echo, name)
         commands = (first, second)
     (out / "planned" / PLAN_FILE).write_text(plan.model_dump_json(indent=2))
     reports = [write_report(out / "unscaled"), write_report(out / "planned")]
