@@ -5,6 +5,8 @@ lazily so that `import ropeguard` stays light (no torch, transformers or vLLM):
 
     ropeguard.inspect_model("Qwen/Qwen3-8B")   -> what the config says
     ropeguard.plan("Qwen/Qwen3-8B", "128k")    -> ContextPlan (the callable package ropeguard.plan)
+    ropeguard.lint(["deploy/"])                -> list[Finding] (the callable package ropeguard.lint)
+    ropeguard.doctor()                         -> DoctorReport (the callable module ropeguard.doctor)
 """
 
 from __future__ import annotations
@@ -14,7 +16,10 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    from ropeguard.doctor import doctor
+    from ropeguard.lint.linter import lint
     from ropeguard.models.inspection import inspect_model
+    from ropeguard.plan import plan_model as plan
 
 # name -> (module that defines it, attribute; None: the module itself); imported on first access
 # (PEP 562). `plan` is a package that is also callable, so it stays the same object whichever of
@@ -22,9 +27,11 @@ if TYPE_CHECKING:
 _LAZY: dict[str, tuple[str, str | None]] = {
     "inspect_model": ("ropeguard.models.inspection", "inspect_model"),
     "plan": ("ropeguard.plan", None),
+    "lint": ("ropeguard.lint", None),
+    "doctor": ("ropeguard.doctor", None),
 }
 
-__all__ = ["__version__", "inspect_model", "plan"]
+__all__ = ["__version__", "doctor", "inspect_model", "lint", "plan"]
 
 
 def __getattr__(name: str) -> Any:

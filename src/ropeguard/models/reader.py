@@ -54,6 +54,8 @@ _REQUIRED_PARAMS: Mapping[str, tuple[str, ...]] = {
     "llama3": ("factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings"),
     "longrope": ("short_factor", "long_factor"),
 }
+# A config.json may state its trained context itself under this key (and `<key>_source`, a sentence).
+DECLARED_NATIVE_KEY = "ropeguard_native_context"
 # Config keys that mean "this is not a layout ropeguard's math covers", with the reason.
 _UNSUPPORTED_KEYS: Mapping[str, str] = {
     "rope_ratio": "chatglm-style rope_ratio scaling",
@@ -433,6 +435,12 @@ class _ConfigReader:
             if explicit <= 0:
                 raise ModelConfigError(f"native context must be positive, got {explicit}")
             return explicit, explicit_source or "given with --native"
+        declared = self.get(DECLARED_NATIVE_KEY)
+        if declared is not None:
+            # A model that states its own trained length (ropeguard's bundled tiny model does).
+            number = self._as_int(DECLARED_NATIVE_KEY, declared)
+            sentence = self.get(f"{DECLARED_NATIVE_KEY}_source") or f"config.json {DECLARED_NATIVE_KEY}"
+            return number, str(sentence)
         facts = {"max_position_embeddings": max_pos, "rope_type": rope.rope_type, **rope.params}
         rule = find_native_rule(self.model, self.model_type, facts)
         if rule is not None:
@@ -514,11 +522,15 @@ def load_model_spec(model: str, *, native: int | None = None, offline: bool | No
             origin=f"{model} (cached {cached})",
         )
     why_not_hub = "offline (HF_HUB_OFFLINE or --offline)"
+    hub_error: ModelConfigError | None = None
     if not offline:
         try:
             downloaded = hub.download_config(model)
         except hub.HubUnavailable as error:
             why_not_hub = str(error)
+        except ModelConfigError as error:
+            # Gated (meta-llama without a token) or unknown to the hub: the registry may still know it.
+            hub_error = error
         else:
             return spec_from_config(
                 read_config_file(downloaded),
@@ -531,6 +543,8 @@ def load_model_spec(model: str, *, native: int | None = None, offline: bool | No
     spec = registry_spec(model, native=native)
     if spec is not None:
         return spec
+    if hub_error is not None:
+        raise hub_error
     raise ModelConfigError(
         f"unknown model {model!r}: not a local file or folder, not in the Hugging Face cache, "
         f"the hub is not available ({why_not_hub}), and ropeguard's registry does not know it",

@@ -195,10 +195,9 @@ def count_parameters(spec: ModelSpec) -> ParameterCount:
     return ParameterCount(linear=linear, other=embedding + lm_head + norms)
 
 
-class KvCache(BaseModel):
+@dataclass(frozen=True)
+class KvCache:
     """KV-cache bytes, split into the part that grows with the sequence and the fixed sliding part."""
-
-    model_config = ConfigDict(extra="forbid")
 
     bytes_per_token: int  # full-attention (and MLA) layers: grows with every token
     sliding_bytes_per_token: int  # sliding-window layers, until their window is full
@@ -273,6 +272,8 @@ class MemoryPlan(BaseModel):
     gpu_memory_utilization: float
     runtime_overhead_bytes: int
     gpus_needed: int | None  # None: no tensor-parallel size up to 64 fits one target-length request
+    # Whether one target-length request fits at tensor_parallel_size (False: vLLM refuses to start).
+    fits: bool
     tensor_parallel_size: int | None
     kv_budget_bytes_per_gpu: int | None  # at that tensor-parallel size
     concurrency_at_target: float | None  # full-length requests the KV budget holds
@@ -367,6 +368,7 @@ def plan_memory(
             chosen = size
             break
     gpus_needed = chosen
+    fits = chosen is not None
     if num_gpus is not None:
         # Report what is needed regardless of what was given, and the concurrency on what was given.
         gpus_needed = next(
@@ -406,6 +408,7 @@ def plan_memory(
         gpu_memory_utilization=gpu_memory_utilization,
         runtime_overhead_bytes=RUNTIME_OVERHEAD_BYTES,
         gpus_needed=gpus_needed,
+        fits=fits,
         tensor_parallel_size=chosen,
         kv_budget_bytes_per_gpu=kv_budget,
         concurrency_at_target=concurrency,

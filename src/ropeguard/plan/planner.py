@@ -40,6 +40,7 @@ class ContextPlan(BaseModel):
     native_context_source: str
     max_position_embeddings: int
     rope_theta: float
+    rotary_dim: int
     existing_rope_type: str
     existing_rope_parameters: dict[str, Any] = Field(default_factory=dict)
     text_config_key: str | None = None
@@ -53,6 +54,9 @@ class ContextPlan(BaseModel):
     attention_factor: float | None = None
     # Positions vLLM's rotary cache covers: int(original * factor) (None without scaling).
     rotary_cache_positions: int | None = None
+    # The applied rope dict in transformers v5 form (rope_theta inside, one dict even for models that
+    # keep one per layer type), whatever shape the engine takes it in; None without scaling.
+    applied_rope: dict[str, Any] | None = None
     rope_parameters: dict[str, Any] | None
     hf_overrides: dict[str, Any] | None
     command: list[str]
@@ -206,7 +210,8 @@ def make_plan(
         installed = vllm_versions.installed_vllm()
         if engine_version is None:
             engine_version = installed.version if installed else vllm_versions.NEWEST_KNOWN
-        version = vllm_versions.release(engine_version)  # also validates the text
+        engine_version = str(vllm_versions.parse_version(engine_version))  # "v0.12.0" -> "0.12.0"
+        version = vllm_versions.release(engine_version)
         same_as_installed = installed is not None and vllm_versions.release(installed.version) == version
         if distribution is None and installed is not None and same_as_installed:
             distribution = installed.distribution
@@ -277,10 +282,15 @@ def make_plan(
         kv_cache_dtype=kv_cache_dtype,
         quantization=quantization,
     )
-    if memory.gpus_needed is None and num_gpus is None:
+    if not memory.fits:
+        if memory.gpus_needed is None:
+            where = f"no tensor-parallel size up to 64 of {memory.gpu} holds"
+        else:
+            where = f"{memory.tensor_parallel_size} x {memory.gpu} cannot hold (needed: {memory.gpus_needed})"
         warnings.append(
-            f"no tensor-parallel size up to 64 of {memory.gpu} holds one {target}-token request "
-            f"({memory.kv_bytes_at_target} bytes of KV cache plus {memory.weight_bytes} bytes of weights)"
+            f"{where} one {target}-token request ({memory.kv_bytes_at_target} bytes of KV cache plus "
+            f"{memory.weight_bytes} bytes of weights); vLLM refuses to start when its KV cache cannot "
+            "hold one max-length request"
         )
     if memory.quantization is not None:
         warnings.append(
@@ -312,6 +322,7 @@ def make_plan(
         native_context_source=spec.native_context_source,
         max_position_embeddings=spec.max_position_embeddings,
         rope_theta=spec.rope.rope_theta,
+        rotary_dim=spec.rope.rotary_dim,
         existing_rope_type=spec.rope.rope_type,
         existing_rope_parameters=dict(spec.rope.params),
         text_config_key=spec.text_config_key,
@@ -321,6 +332,7 @@ def make_plan(
         forced=force and scaling in ("yarn-extended", "yarn-replacing"),
         attention_factor=attention_factor,
         rotary_cache_positions=cache_positions,
+        applied_rope=rope,
         rope_parameters=settings.rope_parameters,
         hf_overrides=settings.hf_overrides,
         command=settings.command,

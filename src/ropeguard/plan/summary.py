@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import shlex
+from typing import TYPE_CHECKING
 
 from ropeguard.plan.planner import ContextPlan
+
+if TYPE_CHECKING:
+    from ropeguard.rope import DimensionTable
 
 GIB = 1024**3
 
@@ -31,8 +35,8 @@ def render_plan(plan: ContextPlan, *, table: list[str] | None = None) -> str:
         else f"{plan.existing_rope_type} scaling"
     )
     lines = [
-        f"{plan.model} ({plan.model_type}): native {plan.native_context} tokens "
-        f"({plan.native_context_source})",
+        f"{plan.model} ({plan.model_type}): native {plan.native_context} tokens",
+        f"  native from: {plan.native_context_source}",
         f"  max_position_embeddings {plan.max_position_embeddings}, rope_theta {plan.rope_theta:g}, {own}",
     ]
     if plan.scaling == "none":
@@ -43,7 +47,7 @@ def render_plan(plan: ContextPlan, *, table: list[str] | None = None) -> str:
             f"{plan.attention_factor:.4f}, rotary cache {plan.rotary_cache_positions} positions"
         )
     version = f" {plan.engine_version}" if plan.engine_version else ""
-    lines += ["", f"{plan.engine}{version}:"]
+    lines += ["", f"{plan.engine_distribution or plan.engine}{version}:"]
     lines += [f"  {key}={shlex.quote(value)}" for key, value in sorted(plan.env.items())]
     lines += _command_lines(plan.command)
 
@@ -78,3 +82,48 @@ def render_plan(plan: ContextPlan, *, table: list[str] | None = None) -> str:
         if items:
             lines += ["", f"{title}:"] + [f"  - {item}" for item in items]
     return "\n".join(lines) + "\n"
+
+
+def dimension_table_for(plan: ContextPlan) -> DimensionTable | None:
+    """The per-dimension table of the rope the plan applies (None when it applies none).
+
+    Imports numpy (through ropeguard.rope), which is why `plan --json` leaves it out.
+    """
+    if plan.applied_rope is None:
+        return None
+    from ropeguard.rope import dimension_table
+
+    return dimension_table(
+        plan.applied_rope,
+        plan.rope_theta,
+        plan.rotary_dim,
+        native_context=plan.native_context,
+        max_position_embeddings=plan.target_context,
+    )
+
+
+def render_dimension_table(plan: ContextPlan) -> list[str] | None:
+    """The per-dimension table as text lines: one line per rotary pair."""
+    table = dimension_table_for(plan)
+    if table is None:
+        return None
+    lines = [
+        f"per-dimension table ({table.rope_type} x{table.factor:g}, rotary dim {table.rotary_dim}, "
+        f"attention factor {table.attention_factor:.4f}): "
+        f"{table.count('extrapolate')} pairs kept, {table.count('ramp')} ramped, "
+        f"{table.count('interpolate')} interpolated",
+    ]
+    if table.low is not None and table.high is not None:
+        lines.append(
+            f"  YaRN correction range: pairs below {table.low:g} kept (>= {table.beta_fast:g} rotations in "
+            f"{table.native_context} tokens), above {table.high:g} divided by the factor"
+        )
+    lines.append(
+        f"  {'pair':>4}  {'wavelength':>12}  {'rotations':>10}  {'regime':<11}  {'ramp':>5}  {'scale':>6}"
+    )
+    for row in table.rows:
+        lines.append(
+            f"  {row.pair:>4}  {row.wavelength:>12.1f}  {row.rotations_in_native:>10.3g}  {row.regime:<11}  "
+            f"{row.ramp:>5.2f}  {row.scale:>6.3g}"
+        )
+    return lines

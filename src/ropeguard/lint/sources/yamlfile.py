@@ -1,0 +1,271 @@
+"""YAML: Kubernetes manifests, Compose files and Helm values, read as one free-form tree.
+
+Rather than knowing every chart's schema, lint looks for what a vLLM launch needs wherever it is:
+argv lists (`command`/`args`/`extraArgs`) that carry engine flags, scalars holding a `vllm serve ...`
+line, `maxModelLen`-style keys, `hfOverrides`, env entries and vLLM image tags. A "scope" groups
+what belongs to one launch: a container/service mapping (command, args or a scalar image), or a list
+item that carries a launch signal (Helm's per-model entries); the rest of a document is one scope.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import yaml
+
+from ropeguard.lint.argv import launch_from_words, pins_from_words
+from ropeguard.lint.launch import (
+    ALLOW_LONG_ENV,
+    Extract,
+    Launch,
+    Override,
+    Value,
+    declared_image_version,
+    is_vllm_image,
+    parse_override,
+)
+from ropeguard.lint.shellwords import Word, split_commands
+from ropeguard.lint.sources import Source, register
+from ropeguard.lint.sources.shell import TRIGGERS
+
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_ARGV_KEYS = ("entrypoint", "command", "args", "extraargs", "arguments")
+_MODEL_KEYS = ("model", "modelname", "modelid", "modelurl", "modelpath")
+_SIGNAL_TEXT = ("--max-model-len", "--max_model_len", "--hf-overrides", "--hf_overrides", "vllm")
+_SIGNAL_KEYS = ("maxmodellen", "hfoverrides")
+
+
+@lru_cache(maxsize=4096)
+def _norm(key: str) -> str:
+    return re.sub(r"[^a-z]", "", key.lower())
+
+
+@dataclass
+class _Scope:
+    argv: list[tuple[int, list[Word]]] = field(default_factory=list)  # (order, words)
+    scripts: list[tuple[str, int]] = field(default_factory=list)
+    env: dict[str, Value] = field(default_factory=dict)
+    vllm_image: bool = False
+    image_version: Value | None = None
+    model: Value | None = None
+    max_model_len: Value | None = None
+    overrides: list[Override] = field(default_factory=list)
+    rope_scaling: Override | None = None
+
+
+class _Reader:
+    def __init__(self, path: str, text: str) -> None:
+        self.path = path
+        self.lines = text.split("\n")
+        self.scopes: list[_Scope] = []
+
+    def word(self, node: yaml.ScalarNode) -> Word:
+        line = node.start_mark.line + 1
+        text = str(node.value)
+        here = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
+        verbatim = "\n" not in text and text in here
+        raw = text if verbatim else json.dumps(text)
+        return Word(text, line, raw, single_quoted=verbatim and node.style == "'")
+
+    def value(self, node: yaml.ScalarNode) -> Value:
+        word = self.word(node)
+        return Value(word.text, word.line, word.raw == word.text, quoted=word.single_quoted)
+
+    def signal(self, node: yaml.Node) -> bool:
+        if isinstance(node, yaml.ScalarNode):
+            text = str(node.value)
+            return any(mark in text for mark in _SIGNAL_TEXT)
+        if isinstance(node, yaml.SequenceNode):
+            return any(self.signal(item) for item in node.value)
+        if isinstance(node, yaml.MappingNode):
+            for key, item in node.value:
+                if isinstance(key, yaml.ScalarNode) and _norm(str(key.value)) in _SIGNAL_KEYS:
+                    return True
+                if self.signal(item):
+                    return True
+        return False
+
+    def container_like(self, node: yaml.MappingNode) -> bool:
+        for key, item in node.value:
+            if not isinstance(key, yaml.ScalarNode):
+                continue
+            name = _norm(str(key.value))
+            if name in ("command", "args", "entrypoint"):
+                return True
+            if name == "image" and isinstance(item, yaml.ScalarNode):
+                return True
+        return False
+
+    def walk(self, node: yaml.Node, scope: _Scope, top: _Scope, list_item: bool = False) -> None:
+        if isinstance(node, yaml.MappingNode):
+            if scope is top and (self.container_like(node) or (list_item and self.signal(node))):
+                scope = _Scope()
+                self.scopes.append(scope)
+            self.mapping(node, scope, top)
+        elif isinstance(node, yaml.SequenceNode):
+            for item in node.value:
+                if isinstance(item, yaml.ScalarNode):
+                    self.loose_scalar(item, scope)
+                else:
+                    self.walk(item, scope, top, list_item=True)
+        elif isinstance(node, yaml.ScalarNode):
+            self.loose_scalar(node, scope)
+
+    def loose_scalar(self, node: yaml.ScalarNode, scope: _Scope) -> None:
+        text = str(node.value)
+        if text.startswith(ALLOW_LONG_ENV + "="):
+            word = self.word(node)
+            scope.env[ALLOW_LONG_ENV] = Value(text.split("=", 1)[1], word.line, False)
+        elif any(mark in text for mark in _SIGNAL_TEXT) and (" " in text or "\n" in text):
+            self.script(node, scope)
+
+    def script(self, node: yaml.ScalarNode, scope: _Scope) -> None:
+        line = node.start_mark.line + 1
+        text = str(node.value)
+        if node.style in ("|", ">"):
+            line += 1
+        if node.style == ">":
+            # Folding joined the lines with spaces; read them from the file instead, joined as shell
+            # continuations, so each word keeps the line it is on.
+            body = [part.strip() for part in self.lines[line - 1 : node.end_mark.line]]
+            while body and not body[-1]:
+                body.pop()
+            if body and all(body):
+                text = " \\\n".join(body)
+        scope.scripts.append((text, line))
+
+    def mapping(self, node: yaml.MappingNode, scope: _Scope, top: _Scope) -> None:
+        pairs = [(key, item) for key, item in node.value if isinstance(key, yaml.ScalarNode)]
+        names = {_norm(str(key.value)): item for key, item in pairs}
+        env_name = names.get("name")
+        if (
+            isinstance(env_name, yaml.ScalarNode)
+            and env_name.value == ALLOW_LONG_ENV
+            and isinstance(names.get("value"), yaml.ScalarNode)
+        ):
+            scope.env[ALLOW_LONG_ENV] = self.value(names["value"])
+            return
+        for key, item in pairs:
+            raw_key = str(key.value)
+            name = _norm(raw_key)
+            if raw_key == ALLOW_LONG_ENV and isinstance(item, yaml.ScalarNode):
+                scope.env[ALLOW_LONG_ENV] = self.value(item)
+            elif name == "image":
+                self.image(item, scope)
+            elif name in _ARGV_KEYS and isinstance(item, yaml.SequenceNode):
+                words = [self.word(part) for part in item.value if isinstance(part, yaml.ScalarNode)]
+                order = _ARGV_KEYS.index(name)
+                if any(w.text.startswith("--") or "vllm" in w.text.lower() for w in words):
+                    scope.argv.append((order, words))
+                for part in item.value:
+                    if isinstance(part, yaml.ScalarNode):
+                        # One argv item holding a whole command (`sh -c "vllm serve ..."`) is a
+                        # script; an item that is a flag with a JSON value is just an argument.
+                        value = str(part.value)
+                        if (" " in value or "\n" in value) and not value.lstrip().startswith("-"):
+                            self.loose_scalar(part, scope)
+                    else:
+                        self.walk(part, scope, top, list_item=True)
+            elif name in _ARGV_KEYS and isinstance(item, yaml.ScalarNode):
+                self.script(item, scope)
+            elif name == "maxmodellen" and isinstance(item, yaml.ScalarNode):
+                scope.max_model_len = self.value(item)
+            elif name in _MODEL_KEYS and isinstance(item, yaml.ScalarNode) and item.value:
+                scope.model = scope.model or self.value(item)
+            elif name in ("hfoverrides", "ropescaling"):
+                override = self.override(raw_key, item)
+                if override is not None:
+                    if name == "ropescaling":
+                        scope.rope_scaling = override
+                    else:
+                        scope.overrides.append(override)
+            else:
+                self.walk(item, scope, top)
+
+    def override(self, key: str, node: yaml.Node) -> Override | None:
+        if isinstance(node, yaml.ScalarNode):
+            if not str(node.value).strip():
+                return None
+            return parse_override(key, self.value(node))
+        if isinstance(node, yaml.MappingNode):
+            data = yaml.load(yaml.serialize(node), Loader=_Loader)
+            raw = Value(json.dumps(data), node.start_mark.line + 1, verbatim=False)
+            return Override(origin=key, raw=raw, data=data if isinstance(data, dict) else None)
+        return None
+
+    def image(self, node: yaml.Node, scope: _Scope) -> None:
+        if isinstance(node, yaml.ScalarNode):
+            text = str(node.value)
+            if is_vllm_image(text):
+                scope.vllm_image = True
+                version = declared_image_version(text)
+                if version is not None:
+                    scope.image_version = Value(version, node.start_mark.line + 1)
+        elif isinstance(node, yaml.MappingNode):
+            fields = {
+                _norm(str(k.value)): v
+                for k, v in node.value
+                if isinstance(k, yaml.ScalarNode) and isinstance(v, yaml.ScalarNode)
+            }
+            repository = fields.get("repository")
+            if repository is not None and "vllm" in str(repository.value).lower():
+                scope.vllm_image = True
+                tag = fields.get("tag")
+                if tag is not None and str(tag.value):
+                    scope.image_version = Value(str(tag.value), tag.start_mark.line + 1)
+
+
+def _launches(reader: _Reader, scope: _Scope, path: str) -> list[Launch]:
+    launches: list[Launch] = []
+    words = [word for _, fragment in sorted(scope.argv, key=lambda pair: pair[0]) for word in fragment]
+    if words:
+        launch = launch_from_words(words, path=path, source="yaml", vllm_context=scope.vllm_image)
+        if launch is not None:
+            launches.append(launch)
+    for text, line in scope.scripts:
+        for command in split_commands(text, line):
+            launch = launch_from_words(command, path=path, source="yaml", vllm_context=scope.vllm_image)
+            if launch is not None:
+                launches.append(launch)
+    keyed = scope.max_model_len is not None or scope.overrides or scope.rope_scaling is not None
+    if not launches and keyed:
+        first = scope.max_model_len or (scope.overrides[0].raw if scope.overrides else None)
+        launches.append(Launch(path=path, line=first.line if first else 1, source="yaml"))
+    for launch in launches:
+        launch.env = {**scope.env, **launch.env}
+        launch.model = launch.model or scope.model
+        launch.max_model_len = launch.max_model_len or scope.max_model_len
+        launch.overrides.extend(scope.overrides)
+        launch.rope_scaling_flag = launch.rope_scaling_flag or scope.rope_scaling
+        launch.image_version = launch.image_version or scope.image_version
+    return launches
+
+
+def parse_yaml(path: str, text: str) -> Extract:
+    extract = Extract(path=path, source="yaml")
+    reader = _Reader(path, text)
+    for document in yaml.compose_all(text, Loader=_Loader):
+        if document is None:
+            continue
+        top = _Scope()
+        reader.scopes = [top]
+        reader.walk(document, top, top)
+        for scope in reader.scopes:
+            extract.launches.extend(_launches(reader, scope, path))
+            if scope.image_version is not None:
+                extract.image_versions.append(scope.image_version)
+            for text_line, line in scope.scripts:
+                for command in split_commands(text_line, line):
+                    extract.pins.extend(pins_from_words(command))
+    return extract
+
+
+def _name(name: str) -> bool:
+    return name.lower().endswith((".yaml", ".yml"))
+
+
+YAML = register(Source("yaml", parse_yaml, _name, triggers=(*TRIGGERS, "maxModelLen", "hfOverrides")))

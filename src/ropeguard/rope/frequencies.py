@@ -1,0 +1,283 @@
+"""Rotary inverse frequencies and attention factors for every rope type ropeguard covers.
+
+Pure numpy (float64), no I/O. The formulas are those of transformers' `modeling_rope_utils` and
+vLLM's rotary embeddings (tests/rope compares against both, installed):
+
+    default   inv_freq_i = theta ** (-2i / d)                        i = 0 .. d/2 - 1, d = rotary dim
+    linear    inv_freq_i / factor
+    dynamic   default with theta' = theta * (factor * L / max_pos - (factor - 1)) ** (d / (d - 2)),
+              L = max(seq_len, max_pos) (transformers recomputes this as the sequence grows)
+    yarn      interp * (1 - mask) + extrap * mask, interp = extrap / factor, mask = 1 - ramp;
+              ramp rises linearly from 0 at `low` to 1 at `high`, the dims where a wavelength fits
+              beta_fast (32) and beta_slow (1) times in the original window; floored / ceiled
+              unless truncate is false; clamped to [0, d - 1]
+    llama3    wavelengths over original / low_freq_factor divided by factor, under
+              original / high_freq_factor kept, smooth blend in between
+    longrope  inv_freq_i / ext_i, ext = long_factor when seq_len > original else short_factor
+    deepseek_yarn   yarn's frequencies (always truncated); attention factor from mscale / mscale_all_dim
+
+`rope_params` is a rope dict as a config or an override carries it: `rope_type` (or the legacy
+`type`), `factor`, `original_max_position_embeddings`, ..., optionally `rope_theta` (used when the
+`rope_theta` argument is None). `max_position_embeddings` is the model's config value: transformers
+uses it for dynamic, for a missing yarn/llama3/longrope original length, and for a missing factor.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ropeguard.errors import UnsupportedLayoutError
+from ropeguard.models.spec import RopeSpec
+
+FloatArray = NDArray[np.float64]
+
+YARN_BETA_FAST = 32.0
+YARN_BETA_SLOW = 1.0
+
+
+def rope_type_of(rope_params: Mapping[str, Any]) -> str:
+    """`rope_type` (or the legacy `type`) of a rope dict; "default" when absent."""
+    value = rope_params.get("rope_type") or rope_params.get("type") or "default"
+    return {"su": "longrope", "mrope": "default"}.get(str(value), str(value))
+
+
+def rope_dict(rope: RopeSpec) -> dict[str, Any]:
+    """A model's rope as one dict, the way transformers 5 stores `rope_parameters`:
+    `{"rope_type": ..., "rope_theta": ..., **params}` (plus partial_rotary_factor when not 1)."""
+    result: dict[str, Any] = {"rope_type": rope.rope_type, "rope_theta": rope.rope_theta, **rope.params}
+    if rope.partial_rotary_factor != 1.0:
+        result["partial_rotary_factor"] = rope.partial_rotary_factor
+    return result
+
+
+def base_inv_freq(rope_theta: float, rotary_dim: int) -> FloatArray:
+    """Unscaled inverse frequencies theta ** (-2i/d), one per rotary pair."""
+    if rotary_dim <= 0 or rotary_dim % 2:
+        raise ValueError(f"rotary_dim must be a positive even number, got {rotary_dim}")
+    if rope_theta <= 1.0:
+        raise ValueError(f"rope_theta must be > 1, got {rope_theta}")
+    exponents = np.arange(0, rotary_dim, 2, dtype=np.float64) / rotary_dim
+    result: FloatArray = 1.0 / (float(rope_theta) ** exponents)
+    return result
+
+
+def wavelengths(inv_freq: FloatArray) -> FloatArray:
+    """Tokens per full rotation of each pair: 2*pi / inv_freq."""
+    result: FloatArray = 2.0 * math.pi / inv_freq
+    return result
+
+
+def _theta(rope_params: Mapping[str, Any], rope_theta: float | None) -> float:
+    if rope_theta is not None:
+        return float(rope_theta)
+    if rope_params.get("rope_theta") is None:
+        raise ValueError("rope_theta is neither given nor in rope_params")
+    return float(rope_params["rope_theta"])
+
+
+def original_length(rope_params: Mapping[str, Any], max_position_embeddings: int | None) -> int:
+    value = rope_params.get("original_max_position_embeddings")
+    if value is None:
+        value = max_position_embeddings  # transformers 5 fills it the same way
+    if value is None:
+        raise ValueError("original_max_position_embeddings is neither in rope_params nor given")
+    return int(value)
+
+
+def scaling_factor(rope_params: Mapping[str, Any], max_position_embeddings: int | None = None) -> float:
+    """The factor of a rope dict; for yarn/longrope without one, max_position / original (as transformers)."""
+    factor = rope_params.get("factor")
+    if factor is not None:
+        return float(factor)
+    kind = rope_type_of(rope_params)
+    if kind in ("yarn", "deepseek_yarn", "longrope") and max_position_embeddings is not None:
+        return max_position_embeddings / original_length(rope_params, max_position_embeddings)
+    return 1.0
+
+
+def yarn_get_mscale(factor: float, mscale: float = 1.0) -> float:
+    """YaRN's magnitude correction 0.1 * mscale * ln(factor) + 1 (1 when factor <= 1)."""
+    if factor <= 1.0:
+        return 1.0
+    return 0.1 * mscale * math.log(factor) + 1.0
+
+
+def yarn_correction_dim(rotations: float, rotary_dim: int, rope_theta: float, original: int) -> float:
+    """The (fractional) pair index whose wavelength fits `rotations` times into `original` tokens."""
+    return (rotary_dim * math.log(original / (rotations * 2 * math.pi))) / (2 * math.log(rope_theta))
+
+
+def yarn_correction_range(
+    rotary_dim: int,
+    rope_theta: float,
+    original: int,
+    *,
+    beta_fast: float = YARN_BETA_FAST,
+    beta_slow: float = YARN_BETA_SLOW,
+    truncate: bool = True,
+) -> tuple[float, float]:
+    """(low, high): pairs below `low` are extrapolated (kept), above `high` interpolated (/factor)."""
+    low = yarn_correction_dim(beta_fast, rotary_dim, rope_theta, original)
+    high = yarn_correction_dim(beta_slow, rotary_dim, rope_theta, original)
+    if truncate:
+        low, high = math.floor(low), math.ceil(high)
+    return max(low, 0), min(high, rotary_dim - 1)
+
+
+def yarn_ramp(low: float, high: float, pairs: int) -> FloatArray:
+    """0 up to `low`, rising linearly to 1 at `high`, per pair index (1 = fully interpolated)."""
+    if low == high:
+        high += 0.001  # the same guard against a zero-width ramp as transformers and vLLM
+    ramp: FloatArray = np.clip((np.arange(pairs, dtype=np.float64) - low) / (high - low), 0.0, 1.0)
+    return ramp
+
+
+def yarn_options(rope_params: Mapping[str, Any]) -> tuple[float, float, bool]:
+    # `or` as transformers does: a 0 / null beta means the default.
+    beta_fast = float(rope_params.get("beta_fast") or YARN_BETA_FAST)
+    beta_slow = float(rope_params.get("beta_slow") or YARN_BETA_SLOW)
+    truncate = rope_params.get("truncate", True)
+    if rope_type_of(rope_params) == "deepseek_yarn":
+        truncate = True  # vLLM's DeepSeek rotary always truncates
+    return beta_fast, beta_slow, bool(truncate)
+
+
+def inv_freq(
+    rope_params: Mapping[str, Any],
+    rope_theta: float | None,
+    rotary_dim: int,
+    *,
+    max_position_embeddings: int | None = None,
+    seq_len: int | None = None,
+) -> FloatArray:
+    """Inverse frequencies (length rotary_dim // 2, float64) of a rope dict.
+
+    rope_theta: the base; None takes `rope_params["rope_theta"]`.
+    max_position_embeddings: the model's config value (needed by dynamic; fallback for a missing
+    original length or factor, as in transformers).
+    seq_len: the sequence length, for the types that depend on it (dynamic: the length the
+    frequencies are computed at, at least max_position_embeddings; longrope: long factors when it
+    exceeds the original length, short factors otherwise). Ignored by the others.
+    """
+    kind = rope_type_of(rope_params)
+    theta = _theta(rope_params, rope_theta)
+    base = base_inv_freq(theta, rotary_dim)
+    if kind == "default":
+        return base
+    if kind == "linear":
+        result: FloatArray = base / scaling_factor(rope_params)
+        return result
+    if kind == "dynamic":
+        if max_position_embeddings is None:
+            raise ValueError("dynamic rope needs max_position_embeddings")
+        factor = scaling_factor(rope_params)
+        length = max(seq_len or max_position_embeddings, max_position_embeddings)
+        new_theta = theta * ((factor * length / max_position_embeddings) - (factor - 1)) ** (
+            rotary_dim / (rotary_dim - 2)
+        )
+        return base_inv_freq(new_theta, rotary_dim)
+    if kind in ("yarn", "deepseek_yarn"):
+        factor = scaling_factor(rope_params, max_position_embeddings)
+        original = original_length(rope_params, max_position_embeddings)
+        beta_fast, beta_slow, truncate = yarn_options(rope_params)
+        low, high = yarn_correction_range(
+            rotary_dim, theta, original, beta_fast=beta_fast, beta_slow=beta_slow, truncate=truncate
+        )
+        keep = 1.0 - yarn_ramp(low, high, rotary_dim // 2)
+        interpolated = base / factor
+        blended: FloatArray = interpolated * (1.0 - keep) + base * keep
+        return blended
+    if kind == "llama3":
+        factor = scaling_factor(rope_params)
+        low_freq_factor = float(rope_params["low_freq_factor"])
+        high_freq_factor = float(rope_params["high_freq_factor"])
+        original = original_length(rope_params, max_position_embeddings)
+        low_freq_wavelen = original / low_freq_factor
+        high_freq_wavelen = original / high_freq_factor
+        wavelen = wavelengths(base)
+        scaled = np.where(wavelen > low_freq_wavelen, base / factor, base)
+        medium = (wavelen >= high_freq_wavelen) & (wavelen <= low_freq_wavelen)
+        if high_freq_factor == low_freq_factor:
+            # Llama 4 sets both to 1: no band to blend across (the smooth factor would divide by 0).
+            return scaled
+        smooth = (original / wavelen - low_freq_factor) / (high_freq_factor - low_freq_factor)
+        smoothed = (1.0 - smooth) * scaled / factor + smooth * scaled
+        llama: FloatArray = np.where(medium, smoothed, scaled)
+        return llama
+    if kind == "longrope":
+        original = original_length(rope_params, max_position_embeddings)
+        use_long = seq_len is not None and seq_len > original
+        ext = np.asarray(rope_params["long_factor" if use_long else "short_factor"], dtype=np.float64)
+        if ext.shape != base.shape:
+            raise ValueError(
+                f"longrope {'long' if use_long else 'short'}_factor has {ext.size} values, "
+                f"rotary dim {rotary_dim} needs {base.size}"
+            )
+        longrope: FloatArray = base / ext
+        return longrope
+    raise UnsupportedLayoutError(f"unsupported layout: rope type {kind!r}")
+
+
+def attention_factor(rope_params: Mapping[str, Any], *, max_position_embeddings: int | None = None) -> float:
+    """The multiplier on cos/sin (YaRN's mscale; longrope's sqrt(1 + ln f / ln original)); 1 for the rest.
+
+    yarn: `attention_factor` if given, else mscale(f, mscale) / mscale(f, mscale_all_dim) when both
+    are set (DeepSeek), else 0.1 ln f + 1. deepseek_yarn (vLLM): mscale defaults 1 and 0, no
+    `attention_factor`. longrope: `attention_factor` if given, else the formula (1 when f <= 1),
+    with f = factor or max_position / original.
+    """
+    kind = rope_type_of(rope_params)
+    if kind in ("default", "linear", "dynamic", "llama3"):
+        return 1.0
+    factor = scaling_factor(rope_params, max_position_embeddings)
+    if kind == "yarn":
+        given = rope_params.get("attention_factor")
+        if given is not None:
+            return float(given)
+        mscale = rope_params.get("mscale")
+        mscale_all_dim = rope_params.get("mscale_all_dim")
+        if mscale and mscale_all_dim:
+            return yarn_get_mscale(factor, float(mscale)) / yarn_get_mscale(factor, float(mscale_all_dim))
+        return yarn_get_mscale(factor)
+    if kind == "deepseek_yarn":
+        mscale = float(rope_params.get("mscale", 1.0))
+        mscale_all_dim = float(rope_params.get("mscale_all_dim", 0.0))
+        return yarn_get_mscale(factor, mscale) / yarn_get_mscale(factor, mscale_all_dim)
+    if kind == "longrope":
+        given = rope_params.get("attention_factor")
+        if given is not None:
+            return float(given)
+        if factor <= 1.0:
+            return 1.0
+        original = original_length(rope_params, max_position_embeddings)
+        return math.sqrt(1.0 + math.log(factor) / math.log(original))
+    raise UnsupportedLayoutError(f"unsupported layout: rope type {kind!r}")
+
+
+def cos_sin_cache(
+    rope_params: Mapping[str, Any],
+    rope_theta: float | None,
+    rotary_dim: int,
+    positions: int | Sequence[int] | NDArray[np.integer[Any]],
+    *,
+    max_position_embeddings: int | None = None,
+    seq_len: int | None = None,
+) -> FloatArray:
+    """[len(positions), rotary_dim] table: cos (first half) and sin (second half), times the attention factor.
+
+    positions: a count (rows 0 .. n-1) or the positions wanted. The layout of vLLM's `cos_sin_cache`
+    (neox style); computed in float64.
+    """
+    freqs = inv_freq(
+        rope_params, rope_theta, rotary_dim, max_position_embeddings=max_position_embeddings, seq_len=seq_len
+    )
+    scale = attention_factor(rope_params, max_position_embeddings=max_position_embeddings)
+    rows = np.arange(positions) if isinstance(positions, int) else np.asarray(positions)
+    angles = np.outer(rows.astype(np.float64), freqs)
+    table: FloatArray = np.concatenate([np.cos(angles) * scale, np.sin(angles) * scale], axis=-1)
+    return table
