@@ -232,10 +232,10 @@ def certify(
             hint="a certified server refuses prompts longer than its max length; raise --target",
         )
     chosen_gates = gates if gates else default_gates(grid)
-    for length in chosen_gates:
-        if length not in grid:
-            grid.append(length)
-    grid = sorted(set(grid))
+    grid = sorted(set(grid) | set(chosen_gates))
+    # The adaptive eval samples only gated lengths: every grid length gets one for sampling (so the
+    # short lengths exist for the baseline to pair with), but only `chosen_gates` decide the verdict.
+    sampling_gates = {length: chosen_gates.get(length, DEFAULT_MIN_RECALL) for length in grid}
     if max(grid) > plan.target_context:
         raise UsageError(f"a --gate length ({max(grid)}) is beyond the target {plan.target_context}")
     run_depths = list(depths or DEFAULT_DEPTHS)
@@ -256,7 +256,7 @@ def certify(
             trials=trials,
             seed=seed,
             task=task,
-            gates=chosen_gates,
+            gates=sampling_gates,
             progress=progress,
             no_think=no_think,
         )

@@ -6,6 +6,7 @@ CLI, the verification against the plan and the SIGTERM clean-up; the other tests
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -130,6 +131,25 @@ def test_ctrl_c_while_starting_stops_the_server(tiny_model_dir: Path, tmp_path: 
         assert group_members(pgid) == []
     finally:
         _reap(cli)
+
+
+def test_a_killed_ropeguard_takes_its_server_along(tiny_model_dir: Path, tmp_path: Path) -> None:
+    # SIGKILL leaves ropeguard no chance to clean up: the kernel's parent-death signal does it.
+    run_dir = tmp_path / "run"
+    cli = _cli("serve", str(tiny_model_dir), "--target", "8192", "--port", str(free_port()),
+               "--run-dir", str(run_dir))  # fmt: skip
+    try:
+        pid_file = run_dir / "server.pid"
+        assert _wait_for(pid_file.exists, 60)
+        pgid = int(pid_file.read_text())
+        assert _wait_for(lambda: bool(group_members(pgid)), 10)
+        cli.kill()
+        cli.wait(timeout=10)
+        assert _wait_for(lambda: not group_members(pgid), 90), group_members(pgid)
+    finally:
+        _reap(cli)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pgid, signal.SIGKILL)
 
 
 def test_a_dead_child_is_noticed_at_once(tmp_path: Path, tiny_model_dir: Path) -> None:

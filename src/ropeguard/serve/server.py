@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 import atexit
 import contextlib
+import ctypes
 import os
 import re
 import signal
@@ -22,6 +23,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TextIO
@@ -36,6 +38,7 @@ from ropeguard.serve.runtime import CPU_KV_CACHE_GIB, Runtime
 READY_TIMEOUT_S = 900.0
 STOP_GRACE_S = 15.0
 POLL_S = 0.5
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 _NON_DEFAULT = re.compile(r"non-default args: (\{.*\})\s*$", re.MULTILINE)
 
@@ -47,6 +50,26 @@ def _stop_leftovers() -> None:
     # A Python exit that skipped `stop()` (an uncaught error in a caller) must not leave a server behind.
     for server in list(_LIVE):
         server.stop()
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """Linux: have the kernel SIGTERM the server when ropeguard dies, even by SIGKILL (no clean-up
+    of ours runs then); vLLM's API server then stops its own workers. None elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        prctl = libc.prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def arm() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before the signal was armed
+            os._exit(1)
+
+    return arm
 
 
 def port_is_free(host: str, port: int) -> bool:
@@ -171,6 +194,7 @@ class Server:
                 stderr=subprocess.STDOUT,
                 env=env,
                 start_new_session=True,
+                preexec_fn=_die_with_parent(),
             )
         self.started_at = time.monotonic()
         _LIVE.add(self)
