@@ -138,6 +138,7 @@ def test_a_killed_ropeguard_takes_its_server_along(tiny_model_dir: Path, tmp_pat
     run_dir = tmp_path / "run"
     cli = _cli("serve", str(tiny_model_dir), "--target", "8192", "--port", str(free_port()),
                "--run-dir", str(run_dir))  # fmt: skip
+    pgid = 0
     try:
         pid_file = run_dir / "server.pid"
         assert _wait_for(pid_file.exists, 60)
@@ -148,8 +149,9 @@ def test_a_killed_ropeguard_takes_its_server_along(tiny_model_dir: Path, tmp_pat
         assert _wait_for(lambda: not group_members(pgid), 90), group_members(pgid)
     finally:
         _reap(cli)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pgid, signal.SIGKILL)
+        if pgid:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pgid, signal.SIGKILL)
 
 
 def test_a_dead_child_is_noticed_at_once(tmp_path: Path, tiny_model_dir: Path) -> None:
