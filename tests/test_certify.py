@@ -90,3 +90,14 @@ def test_render_says_failed_and_names_the_gate() -> None:
     text = render_certificate(certificate)
     assert "FAILED" in text
     assert "[fail] recall at 8192 >= 0.80: 0.10" in text
+
+
+def test_certify_refuses_conflicting_engine_args_before_starting(capsys: pytest.CaptureFixture[str]) -> None:
+    from ropeguard.cli import main
+    from ropeguard.demo import model_dir
+
+    code = main(
+        ["certify", str(model_dir()), "--target", "8k", "--native", "2k", "--", "--max-model-len", "4k"]
+    )
+    assert code == 2
+    assert "--max-model-len conflicts with the planned launch" in capsys.readouterr().err

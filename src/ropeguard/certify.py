@@ -206,6 +206,7 @@ def certify(
     task: str = "passkey",
     no_think: bool = False,
     cpu_kv_cache_gib: float | None = None,
+    engine_args: list[str] | None = None,
     ready_timeout: float = 900.0,
     echo: TextIO | None = sys.stderr,
     progress: bool = False,
@@ -241,7 +242,9 @@ def certify(
     run_depths = list(depths or DEFAULT_DEPTHS)
 
     scaled_dir = out / "scaled"
-    spec = spec_from_plan(plan, port=free_port(), cpu_kv_cache_gib=cpu_kv_cache_gib)
+    spec = spec_from_plan(
+        plan, port=free_port(), cpu_kv_cache_gib=cpu_kv_cache_gib, extra_args=list(engine_args or [])
+    )
     command = build_launch(spec).shell()
     _say(echo, f"certify: serving {model} as planned (x{plan.factor:g}, max length {plan.target_context})")
     with start_server(spec, scaled_dir, ready_timeout=ready_timeout, echo=echo) as server:
@@ -273,6 +276,7 @@ def certify(
             max_model_len=base_len,
             port=free_port(),
             cpu_kv_cache_gib=cpu_kv_cache_gib,
+            extra_args=list(engine_args or []),
             memory=spec.memory,
         )
         _say(echo, f"certify: baseline without scaling at the native window ({base_len}), lengths {short}")

@@ -24,8 +24,9 @@ from ropeguard.cli.serve import (
 )
 
 
-@app.command("certify")
+@app.command("certify", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def certify_command(
+    ctx: typer.Context,
     model: str = typer.Argument(..., help="Hugging Face id, model folder, or config.json path."),
     target: str = typer.Option(..., "--target", help="Context length to certify: 131072, 128k."),
     gate: list[str] = typer.Option(
@@ -54,7 +55,10 @@ def certify_command(
     cpu_kv_cache_gib: float | None = CPU_KV,
     ready_timeout: float = READY_TIMEOUT,
 ) -> None:
-    """Serve MODEL as planned, run the recall grid (and an unscaled baseline), report; exit 1 below a gate."""
+    """Serve MODEL as planned, run the recall grid (and an unscaled baseline), report; exit 1 below a gate.
+
+    Extra vLLM flags go after `--` (both servers get them); flags the plan sets are refused there.
+    """
     from ropeguard.certify import certify, render_certificate
     from ropeguard.cli.options import parse_depths, parse_gates
     from ropeguard.lengths import parse_token_counts
@@ -77,6 +81,7 @@ def certify_command(
         task=task,
         no_think=no_think,
         cpu_kv_cache_gib=cpu_kv_cache_gib,
+        engine_args=list(ctx.args),
         ready_timeout=ready_timeout,
         progress=not json_output,
     )
