@@ -26,6 +26,8 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "probe",
     "report",
     "compare",
+    "serve",
+    "certify",
     "demo",
 )
 

@@ -1,23 +1,35 @@
-"""`ropeguard demo`: the bundled end-to-end story (for now: `--where`, the bundled model's folder)."""
+"""`ropeguard demo [--out DIR] [--backend auto|vllm|transformers]` / `ropeguard demo --where`."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import typer
 
 from ropeguard.cli.app import app
-from ropeguard.errors import UsageError
 
 
 @app.command("demo")
-def demo(
+def demo_command(
+    out: Path | None = typer.Option(None, "--out", help="Folder for the runs and reports (default: new)."),
+    backend: str = typer.Option(
+        "auto", "--backend", help="auto (vLLM when installed), vllm, or transformers (in process)."
+    ),
     where: bool = typer.Option(False, "--where", help="Print the folder of the bundled tiny model and exit."),
+    json_output: bool = typer.Option(False, "--json", help="Print what the demo did as one JSON document."),
 ) -> None:
-    """Run the bundled demo on the tiny model (`--where` prints the model's folder)."""
-    from ropeguard.demo import model_dir
+    """The silent long-context failure and its fix, end to end on the bundled tiny model."""
+    from ropeguard.demo.story import bundled_model, render_demo, run_demo
+    from ropeguard.errors import UsageError
 
     if where:
-        typer.echo(str(model_dir()))
+        typer.echo(str(bundled_model()))
         return
-    raise UsageError(
-        "only `ropeguard demo --where` is available in this build", hint="ropeguard demo --where"
-    )
+    if backend not in ("auto", "vllm", "transformers"):
+        raise UsageError(f"--backend {backend!r}: choose auto, vllm or transformers")
+    result = run_demo(out, backend=backend)  # type: ignore[arg-type]
+    if json_output:
+        typer.echo(json.dumps(result.model_dump(mode="json"), indent=2))
+        return
+    render_demo(result)

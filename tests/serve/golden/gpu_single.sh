@@ -1,0 +1,1 @@
+/opt/venv/bin/vllm serve Qwen/Qwen3-8B --host 127.0.0.1 --port 8000 --max-model-len 131072 --hf-overrides '{"rope_parameters": {"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 32768, "rope_theta": 1000000.0}, "max_position_embeddings": 131072}'

@@ -1,0 +1,1 @@
+/opt/venv/bin/vllm serve Qwen/Qwen3-235B-A22B-Instruct-2507 --host 127.0.0.1 --port 8000 --max-model-len 1048576 --hf-overrides '{"rope_parameters": {"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 32768, "rope_theta": 1000000.0}, "max_position_embeddings": 131072}' --tensor-parallel-size 8 --kv-cache-dtype fp8

@@ -1,0 +1,1 @@
+/opt/venv/bin/vllm serve deepseek-ai/DeepSeek-V3 --host 127.0.0.1 --port 8000 --max-model-len 163840 --tensor-parallel-size 8 --pipeline-parallel-size 2 --distributed-executor-backend mp --nnodes 2 --node-rank 1 --master-addr 10.0.0.1 --headless

@@ -1,0 +1,103 @@
+"""certify's pure parts: the default grid and gates, and how gate verdicts are read from a run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ropeguard.certify import (
+    MAX_GRID_LENGTHS,
+    Certificate,
+    GateResult,
+    _recall_gates,
+    default_gates,
+    default_lengths,
+    render_certificate,
+)
+from ropeguard.evals.results import GateVerdict, LengthStats, Run, Summary
+
+
+def test_default_lengths_examples() -> None:
+    assert default_lengths(8192, 2048) == [1024, 2048, 4096, 8192]
+    assert default_lengths(131072, 32768) == [4096, 8192, 16384, 32768, 65536, 131072]
+    assert default_lengths(100000, 32768) == [4096, 8192, 16384, 32768, 65536, 100000]
+    assert default_lengths(1048576, 32768)[0] <= 32768  # always one length within the native window
+
+
+@given(st.integers(1024, 1 << 21), st.integers(512, 1 << 20))
+def test_default_lengths_properties(target: int, native: int) -> None:
+    lengths = default_lengths(target, native)
+    assert lengths == sorted(set(lengths))
+    assert lengths[-1] == target
+    assert min(lengths) <= native  # the baseline always has a length to compare
+    assert len(lengths) <= MAX_GRID_LENGTHS + 1
+    assert default_gates(lengths) == {length: 0.9 for length in lengths}
+
+
+def _run(stats: dict[int, tuple[int, int]], verdicts: list[GateVerdict] | None = None) -> Any:
+    lengths = {
+        length: LengthStats(accuracy=c / n if n else None, ci_low=0.0, ci_high=1.0, n=n, correct=c)
+        for length, (c, n) in stats.items()
+    }
+    summary = Summary(lengths=lengths, gates=verdicts)
+    return Run.model_construct(summary=summary)
+
+
+def _verdict(length: int, verdict: str, correct: int, n: int) -> GateVerdict:
+    return GateVerdict(
+        length=length, gate=0.8, verdict=verdict, n=n, correct=correct, bound_low=0.0, bound_high=1.0, looks=2
+    )  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("stats", "verdicts", "expected"),
+    [
+        ({8192: (10, 10)}, [("pass", 10, 10)], "pass"),
+        ({8192: (1, 10)}, [("fail", 1, 10)], "fail"),
+        ({8192: (9, 10)}, [("undecided", 9, 10)], "pass"),  # point estimate 0.9 >= 0.8
+        ({8192: (7, 10)}, [("undecided", 7, 10)], "fail"),
+        ({8192: (8, 10)}, None, "pass"),
+        ({8192: (0, 0)}, None, "fail"),  # nothing scored is never a pass
+        ({}, None, "fail"),
+    ],
+)
+def test_recall_gate_verdicts(
+    stats: dict[int, tuple[int, int]], verdicts: list[tuple[str, int, int]] | None, expected: str
+) -> None:
+    gate_verdicts = [_verdict(8192, v, c, n) for v, c, n in verdicts] if verdicts else None
+    [result] = _recall_gates(_run(stats, gate_verdicts), {8192: 0.8})
+    assert result.verdict == expected
+
+
+def test_render_says_failed_and_names_the_gate() -> None:
+    certificate = Certificate(
+        model="m",
+        target_context=8192,
+        native_context=8192,
+        factor=1.0,
+        hf_overrides=None,
+        command="vllm serve m",
+        passed=False,
+        gates=[
+            GateResult(name="recall at 8192", length=8192, minimum=0.8, measured=0.1, n=10, verdict="fail")
+        ],
+        lengths=[8192],
+        out_dir="out",
+    )
+    text = render_certificate(certificate)
+    assert "FAILED" in text
+    assert "[fail] recall at 8192 >= 0.80: 0.10" in text
+
+
+def test_certify_refuses_conflicting_engine_args_before_starting(capsys: pytest.CaptureFixture[str]) -> None:
+    from ropeguard.cli import main
+    from ropeguard.demo import model_dir
+
+    code = main(
+        ["certify", str(model_dir()), "--target", "8k", "--native", "2k", "--", "--max-model-len", "4k"]
+    )
+    assert code == 2
+    assert "--max-model-len conflicts with the planned launch" in capsys.readouterr().err
