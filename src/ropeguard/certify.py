@@ -300,7 +300,12 @@ def certify(
     elif baseline:
         warnings.append("no grid length fits the native window: the short-input cost was not measured")
 
-    report = write_report(scaled_dir)
+    # The scaled run's report also pairs it with the baseline (McNemar, both curves, short-input cost).
+    report = write_report(
+        scaled_dir,
+        baseline=out / "baseline" if baseline_run is not None else None,
+        within=plan.native_context,
+    )
     passed = all(result.verdict == "pass" for result in results)
     certificate = Certificate(
         model=plan.model,

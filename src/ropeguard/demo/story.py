@@ -230,7 +230,11 @@ def run_demo(
         unscaled, planned, first, second = _run_vllm(model, plan, out, echo, name)
         commands = (first, second)
     (out / "planned" / PLAN_FILE).write_text(plan.model_dump_json(indent=2))
-    reports = [write_report(out / "unscaled"), write_report(out / "planned")]
+    # The planned run's report pairs its trials with the unscaled run's (same seeded grid).
+    reports = [
+        write_report(out / "unscaled"),
+        write_report(out / "planned", baseline=out / "unscaled", within=plan.native_context),
+    ]
     sides = [
         _side(
             "as the config invites",
