@@ -1,7 +1,7 @@
 """`ropeguard serve MODEL --target N [-- ENGINE_ARGS...]`: start vLLM with the plan and verify it.
 
 The options shared with `certify` (plan options, parallel layout) are defined once here as
-`PlanOptions` / `ParallelOptions` and built by `plan_options_from` / `launch_spec_for`.
+`PlanOptions` / `ParallelOptions` and built by `plan_options_from` / `ropeguard.serve.spec_from_plan`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from ropeguard.cli.options import NATIVE_OPTION, OFFLINE_OPTION
 
 if TYPE_CHECKING:
     from ropeguard.plan import ContextPlan
-    from ropeguard.serve import LaunchSpec
 
 
 @dataclass(frozen=True)
@@ -84,39 +83,6 @@ def default_run_dir(kind: str) -> Path:
     return Path("ropeguard-runs") / f"{kind}-{stamp}"
 
 
-def launch_spec_for(
-    plan: ContextPlan,
-    *,
-    host: str,
-    port: int,
-    tensor_parallel_size: int | None = None,
-    pipeline_parallel_size: int | None = None,
-    data_parallel_size: int | None = None,
-    distributed_executor_backend: str | None = None,
-    nnodes: int = 1,
-    node_rank: int = 0,
-    master_addr: str | None = None,
-    extra_args: list[str] | None = None,
-    cpu_kv_cache_gib: float | None = None,
-) -> LaunchSpec:
-    from ropeguard.serve import spec_from_plan
-
-    return spec_from_plan(
-        plan,
-        host=host,
-        port=port,
-        tensor_parallel_size=tensor_parallel_size,
-        pipeline_parallel_size=pipeline_parallel_size,
-        data_parallel_size=data_parallel_size,
-        distributed_executor_backend=distributed_executor_backend,
-        nnodes=nnodes,
-        node_rank=node_rank,
-        master_addr=master_addr,
-        extra_args=extra_args,
-        cpu_kv_cache_gib=cpu_kv_cache_gib,
-    )
-
-
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
@@ -159,7 +125,7 @@ def serve_command(
     are refused there.
     """
     from ropeguard.errors import UsageError
-    from ropeguard.serve import Server, build_launch, run_until_stopped, start_server
+    from ropeguard.serve import Server, build_launch, run_until_stopped, spec_from_plan, start_server
 
     if json_output and not dry_run:
         raise UsageError("--json goes with --dry-run", hint="add --dry-run, or drop --json")
@@ -167,7 +133,7 @@ def serve_command(
         native, engine_version, gpu, gpu_memory, num_gpus, kv_cache_dtype, quantization, force, offline
     )
     plan = options.plan(model, target)
-    spec = launch_spec_for(
+    spec = spec_from_plan(
         plan,
         host=host,
         port=port,
