@@ -264,3 +264,31 @@ def test_gpus_per_node_changes_the_layout() -> None:
     # vLLM gives the extra layer to the middle stage (not the first, which holds the embedding).
     assert layout.pipeline_layer_partition == [20, 21, 20]
     assert layout.fits
+
+
+def test_cli_plan_json_has_layout_and_node_commands(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: object
+) -> None:
+    import json
+
+    from ropeguard.cli import main
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path))
+    args = ["plan", "deepseek-ai/DeepSeek-V3", "--target", "128k", "--gpu", "h100-80gb"]
+    args += ["--engine-version", "0.33.0"]
+    assert main([*args, "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    # Every key of the DESIGN.md contract is still there.
+    for key in ("model", "factor", "hf_overrides", "command", "env", "memory", "warnings", "engine_version"):
+        assert key in plan
+    layout = plan["layout"]
+    assert (layout["tensor_parallel"], layout["pipeline_parallel"], layout["nodes"]) == (8, 2, 2)
+    assert layout["weight_bytes_per_gpu"] > 0 and layout["kv_bytes_at_target_per_gpu"] > 0
+    assert layout["reason"]
+    assert [role["role"] for role in plan["node_commands"]] == ["head", "worker"]
+    assert main([*args]) == 0
+    text = capsys.readouterr().out
+    assert "layout: TP 8 x PP 2" in text and "--headless" in text
+    assert main([*args, "--multi-node-backend", "nope"]) == 2
+    assert main([*args, "--emit", "compose"]) == 2
