@@ -168,7 +168,8 @@ LWS_SCHEMA = {
 }
 # ray-project/kuberay ray-operator/config/crd/bases/ray.io_rayservices.yaml (ray.io/v1): spec.serveConfigV2
 # is a string; rayClusterConfig.headGroupSpec requires template; each workerGroupSpecs item requires
-# groupName and template; rayStartParams maps strings to strings; replicas are int32.
+# groupName and template; rayStartParams maps strings to strings; replicas are int32. ropeguard always
+# writes rayStartParams too, so CRDs that still list it as required accept the object as well.
 _START_PARAMS = {"type": "object", "additionalProperties": {"type": "string"}}
 RAYSERVICE_SCHEMA = {
     "type": "object",

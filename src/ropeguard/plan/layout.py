@@ -364,6 +364,12 @@ def plan_layout(
                 else " (the split is uneven: some ranks hold one expert more)"
             )
         )
+    if spec.mla is not None and tp > 1:
+        notes.append(
+            "MLA: every tensor-parallel rank keeps the whole latent KV; vLLM's "
+            "--decode-context-parallel-size (it reuses the TP ranks) would shard it, which this plan "
+            "does not count"
+        )
     if memory.gpu in PCIE_GPUS and tp > 1:
         notes.append(f"{memory.gpu} GPUs talk over PCIe: tensor parallel {tp} pays for it every layer")
     reason = _reason(
@@ -436,7 +442,8 @@ def _reason(
             f"{_gib(memory.weight_bytes)} of weights and {_gib(memory.kv_bytes_at_target)} of KV cache at "
             f"{target} tokens do not fit one node of {per_node} x {memory.gpu} "
             f"({_gib(node_usable)} usable at {memory.gpu_memory_utilization:g} utilisation): tensor parallel "
-            f"{tp} inside each node (NVLink), pipeline parallel {pp} across {nodes_per_replica} nodes "
+            f"{tp} inside each node ({'PCIe' if memory.gpu in PCIE_GPUS else 'NVLink'}), pipeline "
+            f"parallel {pp} across {nodes_per_replica} nodes "
             f"(layers {'+'.join(str(n) for n in partition)}); {per_gpu}"
         )
         if spec.mla is not None:
