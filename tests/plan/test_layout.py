@@ -292,3 +292,13 @@ def test_cli_plan_json_has_layout_and_node_commands(
     assert "layout: TP 8 x PP 2" in text and "--headless" in text
     assert main([*args, "--multi-node-backend", "nope"]) == 2
     assert main([*args, "--emit", "compose"]) == 2
+
+
+def test_serve_launch_of_a_multi_node_plan_keeps_the_pipeline_split() -> None:
+    from ropeguard.serve import build_launch, spec_from_plan
+
+    plan = _plan(_registry("deepseek-ai/DeepSeek-V3"), "h100-80gb")
+    argv = build_launch(spec_from_plan(plan, nnodes=2, node_rank=0, master_addr="10.0.0.1")).argv
+    assert argv[argv.index("--tensor-parallel-size") + 1] == "8"
+    assert argv[argv.index("--pipeline-parallel-size") + 1] == "2"
+    assert argv[argv.index("--nnodes") + 1] == "2"
