@@ -302,3 +302,13 @@ def test_serve_launch_of_a_multi_node_plan_keeps_the_pipeline_split() -> None:
     assert argv[argv.index("--tensor-parallel-size") + 1] == "8"
     assert argv[argv.index("--pipeline-parallel-size") + 1] == "2"
     assert argv[argv.index("--nnodes") + 1] == "2"
+
+
+def test_more_gpus_than_a_node_for_a_small_model_are_replicas() -> None:
+    plan = _plan(qwen3_8b(), "h100-80gb", num_gpus=16)
+    layout = plan.layout
+    assert layout is not None and not layout.multi_node
+    assert (layout.tensor_parallel, layout.data_parallel, layout.nodes) == (1, 16, 2)
+    # The command follows the layout, not a 16-way tensor-parallel group across the nodes.
+    assert "--tensor-parallel-size" not in plan.command
+    assert plan.memory.tensor_parallel_size == 1

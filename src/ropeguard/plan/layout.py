@@ -312,8 +312,21 @@ def plan_layout(
     tp: int
     pp = 1
     constrained = num_gpus is not None and num_gpus <= per_node
+    # With more GPUs given than one node has, the smallest tensor-parallel size that fits one GPU
+    # group of a node wins (the rest are replicas), as the memory plan's choice may span nodes.
+    one_node = next(
+        (
+            size
+            for size in options
+            if all(_stage_fits(stage) for stage in _stages(spec, target, hw, size, 1, expert_parallel))
+        ),
+        None,
+    )
     if single_tp is not None and single_tp <= per_node and (memory.fits or constrained):
         tp = single_tp
+        stages = _stages(spec, target, hw, tp, pp, expert_parallel)
+    elif one_node is not None and num_gpus is not None and not constrained:
+        tp = one_node
         stages = _stages(spec, target, hw, tp, pp, expert_parallel)
     else:
         tp = options[-1] if options else 1

@@ -323,7 +323,11 @@ def make_plan(
         expert_parallel=expert_parallel,
         backend=multi_node_backend,
     )
-    if layout.multi_node or layout.pipeline_parallel > 1:
+    if (
+        layout.multi_node
+        or layout.pipeline_parallel > 1
+        or layout.tensor_parallel != memory.tensor_parallel_size
+    ):
         memory = _memory_for_layout(memory, layout)
         if chosen_engine.name != "vllm":
             warnings.append(
