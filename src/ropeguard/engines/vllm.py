@@ -27,9 +27,10 @@ NODE_ENV: dict[str, str] = {
     "VLLM_HOST_IP": THIS_NODE_ADDRESS,
 }
 NETWORK_NOTE = (
-    "tensor parallel synchronises on every layer: keep it inside a node (NVLink); across nodes NCCL "
-    "needs InfiniBand or RoCE (GPUDirect RDMA), not plain TCP, or decoding slows by an order of "
-    "magnitude; check with NCCL_DEBUG=INFO that NCCL picked the IB/RoCE transport (NET/IB)"
+    "tensor parallel all-reduces on every layer: keep it inside a node (NVLink); the traffic between "
+    "nodes (pipeline stages, or TP if it must span nodes) should run NCCL over InfiniBand or RoCE with "
+    "GPUDirect RDMA rather than TCP sockets; NCCL_DEBUG=INFO shows the transport it picked (NET/IB or "
+    "NET/Socket)"
 )
 
 
