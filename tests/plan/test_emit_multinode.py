@@ -332,3 +332,12 @@ def test_shell_script_runs_each_role(case: str, tmp_path: Path) -> None:
         assert calls == want, (calls, want)
     done = subprocess.run(["bash", str(script), "nonsense"], env=env, capture_output=True)
     assert done.returncode == 2
+
+
+def test_single_node_replicas_become_deployment_replicas() -> None:
+    spec = registry_spec("Qwen/Qwen3-8B")
+    assert spec is not None
+    plan = make_plan(spec, 131072, gpu="h100-80gb", engine_version="0.33.0", nodes=1)
+    assert plan.layout is not None and plan.layout.data_parallel == 8  # one H100 each, eight a node
+    deployment, _ = yaml.safe_load_all(emit(plan, "k8s"))
+    assert deployment["kind"] == "Deployment" and deployment["spec"]["replicas"] == 8

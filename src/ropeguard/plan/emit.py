@@ -204,7 +204,8 @@ def emit_k8s(plan: ContextPlan) -> str:
         "kind": "Deployment",
         "metadata": {"name": name, "labels": labels},
         "spec": {
-            "replicas": 1,
+            # Data-parallel replicas of a one-node layout (1 unless --nodes gave room for more).
+            "replicas": plan.layout.data_parallel if plan.layout is not None else 1,
             "selector": {"matchLabels": labels},
             "template": {
                 "metadata": {"labels": labels},
