@@ -73,4 +73,5 @@ def registry_spec(model_id: str, *, native: int | None = None) -> ModelSpec | No
         native=native if native is not None else entry.native_context,
         native_source=None if native is not None else f"ropeguard registry: {entry.native_context_source}",
         origin=f"ropeguard registry entry {entry.id}",
+        resolved_by="registry",
     )
