@@ -95,7 +95,7 @@ def summary_rows(spec: ModelSpec) -> list[tuple[str, str]]:
             )
         )
     rows.append(("dtype", spec.dtype))
-    rows.append(("quantization", spec.quantization or "none"))
+    rows.append(("quantization", spec.quantization or spec.gguf_file_type or "none"))
     return rows
 
 

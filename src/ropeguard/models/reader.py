@@ -617,6 +617,10 @@ def load_model_spec(model: str, *, native: int | None = None, offline: bool | No
 
     native_source = "given with --native" if native is not None else None
     path = Path(model).expanduser()
+    if path.suffix.lower() == ".gguf" and path.is_file():
+        from ropeguard.models.gguf_file import gguf_spec
+
+        return gguf_spec(path, model=model, native=native)
     if path.is_dir():
         config_path = path / "config.json"
         if not config_path.is_file():

@@ -280,8 +280,9 @@ def make_plan(
     cache_positions: int | None = None
     factor = 1.0
     if spec.native_context_unconfirmed:
+        field = "the GGUF context_length" if spec.config_source == "gguf" else "max_position_embeddings"
         warnings.append(
-            f"the native window is taken from max_position_embeddings ({spec.max_position_embeddings}); "
+            f"the native window is taken from {field} ({spec.max_position_embeddings}); "
             "nothing confirms the model was trained that long; certify/probe it (`ropeguard certify`, "
             "`ropeguard probe`) or pass --native"
         )
