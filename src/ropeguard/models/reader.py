@@ -625,37 +625,50 @@ def load_model_spec(model: str, *, native: int | None = None, offline: bool | No
         config_path = path / "config.json"
         if not config_path.is_file():
             raise ModelConfigError(f"{path}: folder has no config.json")
-        return spec_from_config(
-            read_config_file(config_path),
-            model=model,
-            source="local",
-            native=native,
-            native_source=native_source,
-            origin=str(config_path),
+        return _confirmed(
+            spec_from_config(
+                read_config_file(config_path),
+                model=model,
+                source="local",
+                native=native,
+                native_source=native_source,
+                origin=str(config_path),
+            )
         )
     if path.is_file():
-        return spec_from_config(
-            read_config_file(path),
-            model=model,
-            source="local",
-            native=native,
-            native_source=native_source,
-            origin=str(path),
+        return _confirmed(
+            spec_from_config(
+                read_config_file(path),
+                model=model,
+                source="local",
+                native=native,
+                native_source=native_source,
+                origin=str(path),
+            )
         )
     if _looks_like_path(model):
-        raise ModelConfigError(f"{model}: no such file or folder")
+        # A path on the serving machine (`/models/Qwen3-32B-FP8` in a deployment file): its name.
+        by_name = spec_from_name(model, native=native, why=f"{model} does not exist here")
+        if by_name is not None:
+            return by_name
+        raise ModelConfigError(
+            f"{model}: no such file or folder, and its name matches no registry entry or model family",
+            hint="pass an existing model folder, its config.json, or a GGUF file",
+        )
 
     if offline is None:
         offline = hub.hub_offline_from_env()
     cached = hub.cached_config(model)
     if cached is not None:
-        return spec_from_config(
-            read_config_file(cached),
-            model=model,
-            source="hub-cache",
-            native=native,
-            native_source=native_source,
-            origin=f"{model} (cached {cached})",
+        return _confirmed(
+            spec_from_config(
+                read_config_file(cached),
+                model=model,
+                source="hub-cache",
+                native=native,
+                native_source=native_source,
+                origin=f"{model} (cached {cached})",
+            )
         )
     why_not_hub = "offline (HF_HUB_OFFLINE or --offline)"
     hub_error: ModelConfigError | None = None
@@ -668,21 +681,90 @@ def load_model_spec(model: str, *, native: int | None = None, offline: bool | No
             # Gated (meta-llama without a token) or unknown to the hub: the registry may still know it.
             hub_error = error
         else:
-            return spec_from_config(
-                read_config_file(downloaded),
-                model=model,
-                source="hub",
-                native=native,
-                native_source=native_source,
-                origin=f"{model} (hub config.json)",
+            return _confirmed(
+                spec_from_config(
+                    read_config_file(downloaded),
+                    model=model,
+                    source="hub",
+                    native=native,
+                    native_source=native_source,
+                    origin=f"{model} (hub config.json)",
+                )
             )
     spec = registry_spec(model, native=native)
     if spec is not None:
         return spec
     if hub_error is not None:
         raise hub_error
+    by_name = spec_from_name(model, native=native, why=f"the hub is not available ({why_not_hub})")
+    if by_name is not None:
+        return by_name
     raise ModelConfigError(
         f"unknown model {model!r}: not a local file or folder, not in the Hugging Face cache, "
-        f"the hub is not available ({why_not_hub}), and ropeguard's registry does not know it",
+        f"the hub is not available ({why_not_hub}), and neither ropeguard's registry nor its "
+        "family rules know it",
         hint="pass a local model folder or the path of its config.json",
     )
+
+
+def _confirmed(spec: ModelSpec) -> ModelSpec:
+    """Clear `native_context_unconfirmed` when the registry or a family rule, by name, agrees."""
+    if not spec.native_context_unconfirmed:
+        return spec
+    from ropeguard.models.family_rules import match_family, strip_quant_suffix
+    from ropeguard.models.registry import registry_entry, registry_entry_by_basename
+
+    name = spec.serve_model.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1].lower()
+    entry = registry_entry(spec.model) or registry_entry_by_basename(strip_quant_suffix(name)[0])
+    family = match_family(name)
+    natives = {entry.native_context if entry else None, family.native if family and family.config else None}
+    if spec.native_context in natives:
+        return spec.model_copy(update={"native_context_unconfirmed": False})
+    return spec
+
+
+def spec_from_name(model: str, *, native: int | None = None, why: str) -> ModelSpec | None:
+    """A spec from the model's name alone: a registry entry of that basename, else a family rule.
+
+    None when neither knows the name. `why` says why no config was read (it ends up in the source).
+    Raises ModelConfigError when the family is known but its rope depends on a size the name lacks.
+    """
+    from ropeguard.models.family_rules import match_family, strip_quant_suffix
+    from ropeguard.models.registry import registry_entry_by_basename, registry_spec
+
+    base, quantization = strip_quant_suffix(model.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1].lower())
+    entry = registry_entry_by_basename(base)
+    if entry is not None:
+        spec = registry_spec(entry.id, native=native)
+        if spec is not None:
+            return spec.model_copy(
+                update={
+                    "model": model,
+                    "quantization": quantization or spec.quantization,
+                    "native_context_source": f"{spec.native_context_source} (by name: {why})",
+                }
+            )
+    found = match_family(model)
+    if found is None:
+        return None
+    rule = found.rule
+    if not found.config:
+        raise ModelConfigError(
+            f"{model}: family {rule.key} is known, but its rope settings differ by size and size "
+            f"{found.size!r} is not one ropeguard lists ({', '.join(rule.sizes)})",
+            hint="pass the model's config.json (or its folder)",
+        )
+    size_note = "" if found.size_known else f"; size {found.size!r} unknown, so no weights or KV cache"
+    sentence = f"ropeguard family rule {rule.key} (from the name; {why}{size_note}): {rule.source}"
+    spec = spec_from_config(
+        found.config,
+        model=model,
+        source="family",
+        native=native if native is not None else found.native,
+        native_source="given with --native" if native is not None else sentence,
+        origin=f"ropeguard family rule {rule.key}",
+        resolved_by="family",
+    )
+    if found.size_known:
+        return spec
+    return spec.model_copy(update={"shape_known": False, "missing_weight_fields": ["the model size"]})

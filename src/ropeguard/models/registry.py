@@ -56,6 +56,15 @@ def registry_entry(model_id: str) -> RegistryEntry | None:
     return _entries().get(model_id.strip().lower())
 
 
+def registry_entry_by_basename(name: str) -> RegistryEntry | None:
+    """The entry whose id ends in `name` (`Qwen3-8B` -> Qwen/Qwen3-8B), case-insensitive, or None."""
+    wanted = name.strip().lower()
+    for key, entry in _entries().items():
+        if key.rsplit("/", 1)[-1] == wanted:
+            return entry
+    return None
+
+
 def registry_spec(model_id: str, *, native: int | None = None) -> ModelSpec | None:
     """The ModelSpec of a registered model (config_source "registry"), or None if it is unknown.
 

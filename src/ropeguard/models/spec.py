@@ -129,6 +129,9 @@ class ModelSpec(_Frozen):
     # True when the native context is the config's max_position_embeddings and nothing (a family
     # rule, the registry, a declared trained length, --native) confirms the model was trained that long.
     native_context_unconfirmed: bool = False
+    # False for a family-level spec whose size the name does not give: the shapes are the family's
+    # reference size (for the rope's head_dim only); weights and KV cache are unknown.
+    shape_known: bool = True
     # Weight-shape fields the config lacks (intermediate_size, vocab_size): no weight count.
     missing_weight_fields: list[str] = Field(default_factory=list)
     # GGUF files: the quantisation named by general.file_type (Q4_1, Q8_0, F16, ...).

@@ -193,7 +193,12 @@ def count_parameters(spec: ModelSpec) -> ParameterCount | None:
 
     None when the config lacks a weight-shape field (`spec.missing_weight_fields`).
     """
-    if spec.intermediate_size is None or spec.vocab_size is None or spec.missing_weight_fields:
+    if (
+        spec.intermediate_size is None
+        or spec.vocab_size is None
+        or spec.missing_weight_fields
+        or not spec.shape_known
+    ):
         return None
     linear = 0
     for index in range(spec.num_hidden_layers):
@@ -297,10 +302,12 @@ class MemoryPlan(BaseModel):
     weight_dtype: str  # "bfloat16", or the quantization applied to the linear layers
     quantization: str | None
     kv_cache_dtype: str
-    kv_bytes_per_token: int  # full-attention layers; the number vLLM's KV capacity follows
+    # Full-attention layers; the number vLLM's KV capacity follows. The three KV fields are None only
+    # for a family-level spec whose size is unknown.
+    kv_bytes_per_token: int | None
     # Fixed cost of sliding-window (and Llama 4's chunked) layers, per sequence.
-    kv_sliding_bytes_per_sequence: int
-    kv_bytes_at_target: int  # one sequence of target tokens
+    kv_sliding_bytes_per_sequence: int | None
+    kv_bytes_at_target: int | None  # one sequence of target tokens
     target_context: int
     gpu: str
     gpu_memory_bytes: int
@@ -465,17 +472,18 @@ def _kv_only_plan(
     notes: list[str],
 ) -> MemoryPlan:
     """The KV cache of a config without weight shapes: no weights, so no GPU count."""
-    missing = ", ".join(spec.missing_weight_fields) or "a weight-shape field"
-    notes.append(f"the config lacks {missing}: weights and the GPUs needed are unknown")
+    missing = ", ".join(spec.missing_weight_fields) or "weight shapes"
+    notes.append(f"not known: {missing}; weights and the GPUs needed are unknown")
+    known = spec.shape_known
     return MemoryPlan(
         parameters=None,
         weight_bytes=None,
         weight_dtype=quant or spec.dtype,
         quantization=quant,
         kv_cache_dtype=kv_cache_dtype,
-        kv_bytes_per_token=kv.bytes_per_token,
-        kv_sliding_bytes_per_sequence=kv.fixed_bytes_per_sequence,
-        kv_bytes_at_target=kv.at(target),
+        kv_bytes_per_token=kv.bytes_per_token if known else None,
+        kv_sliding_bytes_per_sequence=kv.fixed_bytes_per_sequence if known else None,
+        kv_bytes_at_target=kv.at(target) if known else None,
         target_context=target,
         gpu=card.name,
         gpu_memory_bytes=card.memory_bytes,

@@ -345,8 +345,8 @@ def make_plan(
     )
     if memory.parameters is None:
         warnings.append(
-            f"memory plan unknown: the config lacks {', '.join(spec.missing_weight_fields)}, so the "
-            "weights and the GPUs needed are not computed (the rope settings above do not depend on them)"
+            f"memory plan unknown (not known: {', '.join(spec.missing_weight_fields) or 'weight shapes'}): "
+            "the weights and the GPUs needed are not computed; the rope settings do not depend on them"
         )
     elif not memory.fits:
         if memory.gpus_needed is None:

@@ -61,8 +61,12 @@ def render_plan(plan: ContextPlan, *, table: list[str] | None = None) -> str:
             if memory.weight_bytes is not None and memory.parameters is not None
             else "  weights   unknown (the config lacks weight shapes)"
         ),
-        f"  KV cache  {memory.kv_bytes_per_token:,} bytes/token ({memory.kv_cache_dtype}); "
-        f"{memory.kv_bytes_at_target / GIB:.1f} GiB at {memory.target_context} tokens",
+        (
+            f"  KV cache  {memory.kv_bytes_per_token:,} bytes/token ({memory.kv_cache_dtype}); "
+            f"{memory.kv_bytes_at_target / GIB:.1f} GiB at {memory.target_context} tokens"
+            if memory.kv_bytes_per_token is not None and memory.kv_bytes_at_target is not None
+            else "  KV cache  unknown (the model's size is not known)"
+        ),
     ]
     if memory.kv_sliding_bytes_per_sequence:
         lines.append(
