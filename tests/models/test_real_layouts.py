@@ -136,6 +136,11 @@ def test_qwen_1m_is_never_planned_as_yarn() -> None:
     assert "--enforce-eager" in plan.command and "YaRN" not in " ".join(plan.warnings)
     inside = make_plan(s, 131072, engine="vllm", engine_version="0.33.0")
     assert inside.scaling == "none" and inside.rope_parameters is None
+    assert any("dual_chunk_attention_config" in w for w in inside.warnings)
+    sglang = make_plan(s, 1_000_000, engine="sglang")
+    assert sglang.scaling == "dual-chunk" and sglang.rope_parameters is None
+    with pytest.raises(PlanRefused, match="does not implement"):
+        make_plan(s, 1_000_000, engine="llama.cpp")
 
 
 def test_cohere_defaults_to_tied_embeddings() -> None:

@@ -28,6 +28,17 @@ from ropeguard.models.spec import ModelSpec
 
 GGUF_SUFFIX = ".gguf"
 _MAGIC = b"GGUF"
+# llama.cpp architecture names that differ from transformers' model_type (the rest are the same:
+# llama, qwen2, qwen3, gemma2, gemma3, phi3, mistral...), so family defaults and rules apply.
+_ARCH_MODEL_TYPES = {
+    "qwen2moe": "qwen2_moe",
+    "qwen3moe": "qwen3_moe",
+    "deepseek2": "deepseek_v2",
+    "gpt-oss": "gpt_oss",
+    "command-r": "cohere",
+    "cohere2": "cohere2",
+    "nemotron_h": "nemotron_h",
+}
 # llama.cpp's rope scaling names -> transformers' rope types.
 _SCALING_TYPES = {"none": None, "linear": "linear", "yarn": "yarn"}
 # GGUF value types: id -> struct format of one scalar (8: string, 9: array).
@@ -197,7 +208,7 @@ def config_from_gguf(metadata: dict[str, Any], tensors: list[str], *, origin: st
     if isinstance(kv_heads, list):
         kv_heads = max(kv_heads)
     config: dict[str, Any] = {
-        "model_type": arch,
+        "model_type": _ARCH_MODEL_TYPES.get(arch, arch),
         "architectures": [],
         "hidden_size": hidden,
         "num_hidden_layers": required("block_count"),
@@ -217,6 +228,14 @@ def config_from_gguf(metadata: dict[str, Any], tensors: list[str], *, origin: st
     rope_dims = key("rope.dimension_count")
     if isinstance(rope_dims, int) and isinstance(head_dim, int) and head_dim and rope_dims != head_dim:
         config["partial_rotary_factor"] = rope_dims / head_dim
+    experts = key("expert_count")
+    if experts:
+        config["num_experts"] = experts
+        config["num_experts_per_tok"] = key("expert_used_count")
+        config["moe_intermediate_size"] = key("expert_feed_forward_length")
+        shared = key("expert_shared_feed_forward_length")
+        if shared:
+            config["shared_expert_intermediate_size"] = shared
     window = key("attention.sliding_window")
     if window:
         config["sliding_window"] = window
@@ -247,7 +266,7 @@ def gguf_spec(path: Path, *, model: str, native: int | None = None) -> ModelSpec
         native_source="given with --native" if native is not None else None,
         origin=origin,
     )
-    arch = config["model_type"]
+    arch = metadata["general.architecture"]
     sentence = spec.native_context_source.replace(
         "config.json max_position_embeddings", f"GGUF {arch}.context_length"
     )

@@ -287,6 +287,20 @@ def make_plan(
             "`ropeguard probe`) or pass --native"
         )
     dual_chunk = spec.dual_chunk is not None and target > native
+    # Read in vLLM 0.32's source, not run: qwen2.py still passes the dual chunk settings to the
+    # attention layer, whose V1 backends take no such arguments.
+    if (
+        spec.dual_chunk is not None
+        and not dual_chunk
+        and chosen_engine.name == "vllm"
+        and engine_version
+        and vllm_versions.release(engine_version) >= vllm_versions.release(DUAL_CHUNK_VLLM_REMOVED)
+    ):
+        warnings.append(
+            f"the config carries dual_chunk_attention_config, which vLLM {engine_version} has no "
+            "backend for; if the server fails at startup, serve a copy of the model folder whose "
+            "config.json leaves dual_chunk_attention_config out (users report the same on 0.9.2)"
+        )
     if dual_chunk:
         warnings += _dual_chunk_checks(spec, target, chosen_engine.name, engine_version)
         scaling = "dual-chunk"
