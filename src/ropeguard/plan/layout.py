@@ -161,7 +161,7 @@ def _layer_linear_per_gpu(spec: ModelSpec, index: int, tp: int, expert_parallel:
         kv_proj = 2 * hidden * spec.num_key_value_heads * spec.head_dim
         heads = kv_heads_per_gpu(spec, tp) or 1
         attention_gpu = (attention - kv_proj) / tp + kv_proj * heads / spec.num_key_value_heads
-    mlp = _mlp_parameters(spec, index)
+    mlp = _mlp_parameters(spec, index, spec.intermediate_size or 0)
     moe = spec.moe
     if moe is None or not _is_moe_layer(spec, index):
         return attention_gpu + mlp / tp
@@ -186,7 +186,7 @@ def _stage_memory(
     expert_parallel: bool,
 ) -> StageMemory:
     linear = sum(_layer_linear_per_gpu(spec, i, tp, expert_parallel) for i in range(start, end))
-    embedding = spec.vocab_size * spec.hidden_size / tp  # vocab-parallel across the TP ranks
+    embedding = (spec.vocab_size or 0) * spec.hidden_size / tp  # vocab-parallel across the TP ranks
     other: float = (end - start) * 2 * spec.hidden_size
     if stage == 0:
         other += embedding
@@ -280,6 +280,11 @@ def plan_layout(
     across nodes that hold one target-length request. `nodes` (or `num_gpus` beyond one node) says
     how many nodes there are; whole replicas that fit in them are data-parallel copies.
     """
+    if memory.weight_bytes is None:
+        raise UsageError(
+            f"{spec.model}: no parallel layout without the weight shapes",
+            hint="give a config with the full shapes (a model folder or config.json)",
+        )
     if gpus_per_node is not None and gpus_per_node < 1:
         raise UsageError(f"--gpus-per-node must be at least 1, got {gpus_per_node}")
     if nodes is not None and nodes < 1:
@@ -452,7 +457,8 @@ def _reason(
         text = f"{where}; {per_gpu}"
     else:
         text = (
-            f"{_gib(memory.weight_bytes)} of weights and {_gib(memory.kv_bytes_at_target)} of KV cache at "
+            f"{_gib(memory.weight_bytes or 0)} of weights and "
+            f"{_gib(memory.kv_bytes_at_target or 0)} of KV cache at "
             f"{target} tokens do not fit one node of {per_node} x {memory.gpu} "
             f"({_gib(node_usable)} usable at {memory.gpu_memory_utilization:g} utilisation): tensor parallel "
             f"{tp} inside each node ({'PCIe' if memory.gpu in PCIE_GPUS else 'NVLink'}), pipeline "

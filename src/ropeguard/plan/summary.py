@@ -55,14 +55,23 @@ def render_plan(plan: ContextPlan, *, table: list[str] | None = None) -> str:
     lines += [
         "",
         f"memory ({memory.gpu}, {memory.gpu_memory_utilization:g} utilisation):",
-        f"  weights   {memory.weight_bytes / GIB:.1f} GiB ({memory.parameters / 1e9:.2f} B parameters, "
-        f"{memory.weight_dtype})",
-        f"  KV cache  {memory.kv_bytes_per_token:,} bytes/token ({memory.kv_cache_dtype}); "
-        f"{memory.kv_bytes_at_target / GIB:.1f} GiB at {memory.target_context} tokens",
+        (
+            f"  weights   {memory.weight_bytes / GIB:.1f} GiB ({memory.parameters / 1e9:.2f} B parameters, "
+            f"{memory.weight_dtype})"
+            if memory.weight_bytes is not None and memory.parameters is not None
+            else "  weights   unknown (the config lacks weight shapes)"
+        ),
+        (
+            f"  KV cache  {memory.kv_bytes_per_token:,} bytes/token ({memory.kv_cache_dtype}); "
+            f"{memory.kv_bytes_at_target / GIB:.1f} GiB at {memory.target_context} tokens"
+            if memory.kv_bytes_per_token is not None and memory.kv_bytes_at_target is not None
+            else "  KV cache  unknown (the model's size is not known)"
+        ),
     ]
     if memory.kv_sliding_bytes_per_sequence:
         lines.append(
-            f"            + {memory.kv_sliding_bytes_per_sequence:,} bytes a sequence for sliding layers"
+            f"            + {memory.kv_sliding_bytes_per_sequence:,} bytes a sequence for "
+            "sliding/chunked layers"
         )
     if memory.tensor_parallel_size is not None:
         concurrency = (
@@ -74,6 +83,8 @@ def render_plan(plan: ContextPlan, *, table: list[str] | None = None) -> str:
             f"  GPUs      {memory.gpus_needed if memory.gpus_needed is not None else 'more than 64'} needed; "
             f"--tensor-parallel-size {memory.tensor_parallel_size}: {concurrency}"
         )
+    elif memory.fits is None:
+        lines.append("  GPUs      unknown (no weight count)")
     else:
         lines.append(f"  GPUs      no tensor-parallel size up to 64 of {memory.gpu} holds one request")
     layout = plan.layout
