@@ -312,3 +312,10 @@ def test_more_gpus_than_a_node_for_a_small_model_are_replicas() -> None:
     # The command follows the layout, not a 16-way tensor-parallel group across the nodes.
     assert "--tensor-parallel-size" not in plan.command
     assert plan.memory.tensor_parallel_size == 1
+
+
+def test_no_layout_without_weight_shapes() -> None:
+    spec = qwen3_8b(intermediate_size=None, missing_weight_fields=["intermediate_size"])
+    plan = _plan(spec, "h100-80gb")
+    assert plan.memory.parameters is None and plan.layout is None
+    assert [role.role for role in plan.node_commands] == ["server"]
