@@ -15,6 +15,7 @@ from ropeguard.engines import EngineRequest, get_engine, vllm_versions
 from ropeguard.errors import PlanRefused, UsageError
 from ropeguard.lengths import format_token_count
 from ropeguard.models.spec import ModelSpec
+from ropeguard.plan.layout import NodeCommand, ParallelLayout, plan_layout
 from ropeguard.plan.memory import MemoryPlan, plan_memory
 
 SCHEMA_VERSION = 1
@@ -63,6 +64,9 @@ class ContextPlan(BaseModel):
     command: list[str]
     env: dict[str, str] = Field(default_factory=dict)
     memory: MemoryPlan
+    # How the GPUs are arranged (TP x PP per replica, replicas, nodes) and what every node runs.
+    layout: ParallelLayout | None = None
+    node_commands: list[NodeCommand] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
     engine: str
@@ -178,6 +182,26 @@ def _short_input_warning(spec: ModelSpec, factor: float, p99_input_tokens: int |
     return text
 
 
+def _memory_for_layout(memory: MemoryPlan, layout: ParallelLayout) -> MemoryPlan:
+    """The memory plan restated for a TP x PP layout, so its sizes match the command."""
+    return memory.model_copy(
+        update={
+            "gpus_needed": layout.gpus_per_replica if layout.fits else memory.gpus_needed,
+            "fits": layout.fits,
+            "tensor_parallel_size": layout.tensor_parallel,
+            "kv_budget_bytes_per_gpu": layout.kv_budget_bytes_per_gpu,
+            "concurrency_at_target": layout.concurrency_at_target,
+            "tokens_in_kv_cache": layout.tokens_in_kv_cache,
+            "notes": [
+                *memory.notes,
+                f"sized for tensor parallel {layout.tensor_parallel} x pipeline parallel "
+                f"{layout.pipeline_parallel} ({layout.gpus_per_replica} GPUs a replica); budget and "
+                "concurrency are those of the tightest pipeline stage",
+            ],
+        }
+    )
+
+
 # vLLM removed its DUAL_CHUNK_FLASH_ATTN backend with the V0 engine (vllm#25351, shipped in 0.11.0);
 # no V1 backend runs dual chunk attention (FACTS.md section 9).
 DUAL_CHUNK_VLLM_REMOVED = "0.11.0"
@@ -240,6 +264,10 @@ def make_plan(
     force: bool = False,
     p99_input_tokens: int | None = None,
     distribution: str | None = None,
+    gpus_per_node: int | None = None,
+    nodes: int | None = None,
+    expert_parallel: bool = False,
+    multi_node_backend: Literal["auto", "ray", "mp"] = "auto",
 ) -> ContextPlan:
     """Plan serving `spec` at `target` tokens: the rope override, the command, memory and warnings.
 
@@ -357,10 +385,45 @@ def make_plan(
         kv_cache_dtype=kv_cache_dtype,
         quantization=quantization,
     )
+    if multi_node_backend == "auto":
+        use_mp = chosen_engine.name == "vllm" and vllm_versions.mp_multi_node_supported(engine_version or "0")
+        multi_node_backend = "mp" if use_mp else "ray"
+    # No layout without weight shapes (a family-level spec): the memory plan has no sizes to arrange.
+    layout = (
+        plan_layout(
+            spec,
+            target,
+            memory,
+            gpus_per_node=gpus_per_node,
+            nodes=nodes,
+            num_gpus=num_gpus,
+            expert_parallel=expert_parallel,
+            backend=multi_node_backend,
+        )
+        if memory.parameters is not None
+        else None
+    )
+    if layout is not None and (
+        layout.multi_node
+        or layout.pipeline_parallel > 1
+        or layout.tensor_parallel != memory.tensor_parallel_size
+    ):
+        memory = _memory_for_layout(memory, layout)
+        if chosen_engine.name != "vllm" and (layout.multi_node or layout.pipeline_parallel > 1):
+            warnings.append(
+                f"the layout spans {layout.nodes_per_replica} node(s) with pipeline parallel "
+                f"{layout.pipeline_parallel}; ropeguard writes multi-node commands for vLLM only"
+            )
     if memory.parameters is None:
         warnings.append(
             f"memory plan unknown (not known: {', '.join(spec.missing_weight_fields) or 'weight shapes'}): "
             "the weights and the GPUs needed are not computed; the rope settings do not depend on them"
+        )
+    elif layout is not None and layout.multi_node and not layout.fits:
+        warnings.append(
+            f"TP {layout.tensor_parallel} x PP {layout.pipeline_parallel} on "
+            f"{layout.nodes_per_replica} nodes of {memory.gpu} cannot hold one {target}-token request; "
+            "vLLM refuses to start when its KV cache cannot hold one max-length request"
         )
     elif not memory.fits:
         if memory.gpus_needed is None:
@@ -386,6 +449,10 @@ def make_plan(
         max_position_embeddings=max_position,
         engine_version=engine_version,
         tensor_parallel_size=memory.tensor_parallel_size or 1,
+        pipeline_parallel_size=layout.pipeline_parallel if layout is not None else 1,
+        enable_expert_parallel=expert_parallel,
+        nodes=layout.nodes_per_replica if layout is not None else 1,
+        multi_node_backend=multi_node_backend,
         kv_cache_dtype=kv_cache_dtype,
         quantization=quantization,
         distribution=distribution,
@@ -394,6 +461,24 @@ def make_plan(
     settings = chosen_engine.settings(request)
     warnings += settings.warnings
     notes += settings.notes
+    node_commands = [
+        NodeCommand(
+            role="head" if role.role == "head" else "worker",
+            backend="mp" if any("--nnodes" in argv for argv in role.commands) else "ray",
+            node_rank=role.node_rank,
+            count=role.count,
+            commands=role.commands,
+            env=role.env,
+            note=role.note,
+        )
+        for role in settings.node_roles
+    ]
+    if not node_commands:
+        node_commands = [
+            NodeCommand(
+                role="server", backend="single", count=1, commands=[settings.command], env=settings.env
+            )
+        ]
 
     return ContextPlan(
         model=spec.model,
@@ -419,6 +504,8 @@ def make_plan(
         command=settings.command,
         env=settings.env,
         memory=memory,
+        layout=layout,
+        node_commands=node_commands,
         warnings=warnings,
         notes=notes,
         engine=settings.engine,

@@ -87,9 +87,26 @@ def render_plan(plan: ContextPlan, *, table: list[str] | None = None) -> str:
         lines.append("  GPUs      unknown (no weight count)")
     else:
         lines.append(f"  GPUs      no tensor-parallel size up to 64 of {memory.gpu} holds one request")
+    layout = plan.layout
+    if layout is not None and (layout.multi_node or layout.pipeline_parallel > 1 or layout.data_parallel > 1):
+        lines += [
+            "",
+            f"layout: TP {layout.tensor_parallel} x PP {layout.pipeline_parallel} x {layout.data_parallel} "
+            f"replica(s) on {layout.nodes} node(s) of {layout.gpus_per_node} GPUs"
+            + (f", joined by {layout.backend}" if layout.backend else ""),
+            f"  {layout.reason}",
+        ]
+        if layout.multi_node:
+            for role in plan.node_commands:
+                rank = f" (node rank {role.node_rank})" if role.node_rank is not None else ""
+                count = f" x{role.count}" if role.count > 1 else ""
+                lines.append(f"  {role.role}{rank}{count}: {role.note}")
+                lines += [f"    {key}={value}" for key, value in sorted(role.env.items())]
+                lines += ["    " + shlex.join(argv) for argv in role.commands]
     if table:
         lines += ["", *table]
-    for title, items in (("warnings", plan.warnings), ("notes", plan.notes + memory.notes)):
+    layout_notes = layout.notes if layout is not None else []
+    for title, items in (("warnings", plan.warnings), ("notes", plan.notes + memory.notes + layout_notes)):
         if items:
             lines += ["", f"{title}:"] + [f"  - {item}" for item in items]
     return "\n".join(lines) + "\n"
