@@ -37,6 +37,9 @@ def probe_command(
     hf_overrides: str | None = typer.Option(
         None, "--hf-overrides", help="JSON applied to the config before building the in-process model."
     ),
+    device: str | None = typer.Option(
+        None, "--device", help="With --backend transformers: cpu, cuda, cuda:1 ... (default: cuda if there)."
+    ),
     document: Path | None = typer.Option(
         None, "--document", help="Text file to score (default: ropeguard's filler)."
     ),
@@ -66,6 +69,8 @@ def probe_command(
         raise UsageError(f"--backend {backend!r}: choose openai or transformers")
     if method not in ("auto", "prompt_logprobs", "echo"):
         raise UsageError(f"--method {method!r}: choose auto, prompt_logprobs or echo")
+    if device is not None and backend != "transformers":
+        raise UsageError("--device applies to --backend transformers only (a server has its own)")
     if document is not None and not document.is_file():
         raise UsageError(f"--document {document}: no such file")
     result = probe(
@@ -82,6 +87,7 @@ def probe_command(
         threshold=threshold,
         method=cast(Literal["auto", "prompt_logprobs", "echo"], method),
         out=out,
+        device=device,
     )
     if as_json:
         typer.echo(result.model_dump_json(indent=2))

@@ -258,6 +258,8 @@ def probe_source(
                 latency_s=round(time.monotonic() - t0, 3),
             )
         )
+    if isinstance(source, TransformersLogprobSource):
+        warnings.extend(note for note in source.notes if note not in warnings)
     http = isinstance(source, HttpLogprobSource)
     result = ProbeResult(
         source=ProbeSource(
@@ -310,6 +312,18 @@ def _server_facts(source: HttpLogprobSource) -> tuple[int | None, dict[str, str]
     return max_length, versions
 
 
+def _inprocess_versions(source: TransformersLogprobSource) -> dict[str, str]:
+    import torch
+    import transformers
+
+    return {
+        "torch": str(torch.__version__),
+        "transformers": transformers.__version__,
+        "device": source.device or "cpu",
+        "dtype": source.dtype,
+    }
+
+
 def probe(
     lengths: Sequence[int],
     *,
@@ -329,9 +343,12 @@ def probe(
     method: Method = "auto",
     out: Path | None = None,
     transport: httpx.BaseTransport | None = None,
+    device: str | None = None,
 ) -> ProbeResult:
     """Position-resolved perplexity of an endpoint (or an in-process model) at each length.
 
+    In process (`backend="transformers"`), `device` picks where the model runs (default: the GPU in
+    bf16 when there is one, else the CPU in float32, as `eval --backend transformers` does).
     Writes `out/probe.json` when `out` is given. Raises UsageError (exit 2) for a document shorter
     than a length, EndpointError when the server gives no usable log-probabilities.
     """
@@ -347,7 +364,9 @@ def probe(
     if backend == "transformers":
         if model is None:
             raise UsageError("--backend transformers needs --model PATH")
-        source = TransformersLogprobSource(model, hf_overrides)
+        local = TransformersLogprobSource(model, hf_overrides, device=device)
+        versions = _inprocess_versions(local)
+        source = local
     else:
         if base_url is None:
             raise UsageError("give --base-url URL (or --backend transformers --model PATH)")
