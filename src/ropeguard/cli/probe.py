@@ -8,7 +8,7 @@ from typing import Literal, cast
 import typer
 
 from ropeguard.cli.app import app
-from ropeguard.cli.options import parse_hf_overrides
+from ropeguard.cli.options import native_tokens, parse_hf_overrides
 from ropeguard.errors import UsageError
 from ropeguard.lengths import parse_token_count, parse_token_counts
 
@@ -48,8 +48,18 @@ def probe_command(
     ),
     seed: int = typer.Option(0, "--seed", help="Filler seed."),
     bucket: int = typer.Option(256, "--bucket", help="Tokens per position bucket."),
-    baseline: str = typer.Option(
-        "512:1536", "--baseline", help="In-window baseline region START:END (tokens)."
+    baseline: str | None = typer.Option(
+        None,
+        "--baseline",
+        help="In-window baseline region START:END (tokens); default: from the first bucket boundary at "
+        "or past 512, 2+ buckets and 1024+ tokens, ending inside the native window (512:1536 for 256).",
+    ),
+    native: str | None = typer.Option(
+        None,
+        "--native",
+        metavar="N",
+        help="The native window the model claims (default in process: its config's). The baseline "
+        "stays inside it; the probe says when the perplexity rises well before it.",
     ),
     threshold: float | None = typer.Option(
         None,
@@ -83,7 +93,8 @@ def probe_command(
         haystack=haystack,
         seed=seed,
         bucket=bucket,
-        baseline_region=_parse_region(baseline),
+        baseline_region=_parse_region(baseline) if baseline is not None else None,
+        native=native_tokens(native),
         threshold=threshold,
         method=cast(Literal["auto", "prompt_logprobs", "echo"], method),
         out=out,

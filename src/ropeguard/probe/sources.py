@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from ropeguard.errors import EndpointError, MissingDependencyError, UsageError
+from ropeguard.errors import EndpointError, MissingDependencyError, RopeguardError, UsageError
 from ropeguard.probe.nll import DEFAULT_CHUNK, TokenScorer
 from ropeguard.probe.results import ProbeMethod
 
@@ -217,6 +217,32 @@ class TransformersLogprobSource:
         self._model = model.to(self.device).eval()
         self._scorer = TokenScorer(torch, self._model, self.chunk)
         self.model = self.path
+
+    def native_window(self) -> tuple[int, str] | None:
+        """The native window the model claims, and where that number comes from.
+
+        `--hf-overrides` that set a rope scaling with `original_max_position_embeddings` say the
+        native window themselves; otherwise it is what `plan` reads from the folder's config.json
+        (family rules included), or the built config's max_position_embeddings where ropeguard cannot
+        read the folder.
+        """
+        rope = (self.hf_overrides or {}).get("rope_parameters") or (self.hf_overrides or {}).get(
+            "rope_scaling"
+        )
+        original = rope.get("original_max_position_embeddings") if isinstance(rope, dict) else None
+        if isinstance(original, int) and original > 0:
+            return original, f"--hf-overrides original_max_position_embeddings {original}"
+        from ropeguard.models import load_model_spec
+
+        try:
+            spec = load_model_spec(self.path, offline=True)
+        except RopeguardError:
+            text = self.config.get_text_config() if hasattr(self.config, "get_text_config") else self.config
+            value = getattr(text, "max_position_embeddings", None)
+            if isinstance(value, int) and value > 0:
+                return value, f"config max_position_embeddings {value}"
+            return None
+        return spec.native_context, spec.native_context_source
 
     @property
     def notes(self) -> list[str]:
