@@ -127,3 +127,18 @@ def test_chunk_size_is_validated() -> None:
 
     with pytest.raises(UsageError, match="chunk 0"):
         TransformersLogprobSource(str(model_dir()), chunk=0)
+
+
+def test_a_bf16_model_is_scored_through_a_float32_head_and_the_copy_is_dropped(
+    bundled: tuple[Any, list[int]],
+) -> None:
+    """On the CPU torch has no bf16 x bf16 -> float32 matmul: the weight is upcast for the call only."""
+    _, ids = bundled
+    model = transformers.AutoModelForCausalLM.from_pretrained(model_dir(), dtype=torch.bfloat16).eval()
+    scorer = TokenScorer(torch, model, 1000)
+    nll = scorer.nll(ids[:1500])
+    assert scorer.head is not None and scorer.head.mixed_matmul is False
+    assert scorer.head._weight32 is None
+    # bf16 logits (the model's own forward) against float32 ones from the same bf16 weights and hidden
+    # states: the difference is bf16 rounding of the logits, a few hundredths of a nat at most.
+    assert _max_difference(nll, full_logits_nll(torch, model, ids[:1500])) < 0.1

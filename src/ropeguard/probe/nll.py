@@ -6,9 +6,10 @@ NLL of a token needs one number per position, so `TokenScorer` runs the decoder 
 states ([positions x hidden], 1 GB for Qwen3-8B at 128K in bf16), then applies the output head
 `chunk` positions at a time in float32 and keeps only each position's cross-entropy. Peak memory on
 top of the decoder's own is about 2 x chunk x vocab x 4 bytes (the chunk's logits and cross_entropy's
-log-softmax: 2.5 GB at chunk 2048 and vocab 151,936; a soft-capping head adds a temporary or two)
-plus the head's weight in float32 (vocab x hidden x 4 bytes, 2.5 GB for Qwen3-8B) when the model is
-not float32.
+log-softmax: 2.5 GB at chunk 2048 and vocab 151,936; a soft-capping head adds a temporary or two).
+A bf16 head multiplies on the tensor cores into float32 (`torch.mm(..., out_dtype=float32)`, CUDA);
+where torch cannot, the head's weight is upcast for the call (vocab x hidden x 4 bytes, 2.5 GB for
+Qwen3-8B).
 
 What the head is: `get_output_embeddings()` plus the few transforms some families apply after it in
 their forward (Gemma's final soft-capping, Cohere's logit scale, Granite's logits scaling; read from
@@ -77,19 +78,46 @@ class ChunkedHead:
     weight: Any
     bias: Any
     transforms: list[tuple[Callable[[Any, float], Any], float]] = field(default_factory=list)
+    # None: not tried yet; whether torch.mm(..., out_dtype=float32) runs for this weight (CUDA does).
+    mixed_matmul: bool | None = None
+    _weight32: Any = None
 
     def hidden(self, input_ids: Any) -> Any:
         """[1, n] ids -> [n, hidden] final hidden states (after the model's final norm)."""
         output = self.decoder(input_ids=input_ids, use_cache=False)
         return output.last_hidden_state[0]
 
-    def logits(self, hidden: Any, weight32: Any, bias32: Any) -> Any:
-        logits = hidden.float() @ weight32.T
-        if bias32 is not None:
-            logits = logits + bias32
+    def logits(self, torch: Any, hidden: Any) -> Any:
+        """float32 logits of `hidden` rows.
+
+        A bf16 weight times bf16 hidden states, accumulated and returned in float32, is the float32
+        product (bf16 x bf16 products are exact in float32) up to summation order, so where torch
+        offers it (`mm` with `out_dtype`, on CUDA) the head runs on the tensor cores without a float32
+        copy of the weight; elsewhere the weight is upcast once, until `release()`.
+        """
+        if self.weight.dtype == torch.float32:
+            logits = hidden.float() @ self.weight.T
+        else:
+            logits = None
+            if self.mixed_matmul is not False:
+                try:
+                    logits = torch.mm(hidden.to(self.weight.dtype), self.weight.T, out_dtype=torch.float32)
+                    self.mixed_matmul = True
+                except (TypeError, RuntimeError):  # no out_dtype (older torch) or not on this backend
+                    self.mixed_matmul = False
+            if logits is None:
+                if self._weight32 is None:
+                    self._weight32 = self.weight.float()
+                logits = hidden.float() @ self._weight32.T
+        if self.bias is not None:
+            logits = logits + self.bias.float()
         for transform, value in self.transforms:
             logits = transform(logits, value)
         return logits
+
+    def release(self) -> None:
+        """Drop the float32 copy of the weight (vocab x hidden x 4 bytes) between sequences."""
+        self._weight32 = None
 
 
 def chunked_head(model: Any) -> ChunkedHead | None:
@@ -150,12 +178,13 @@ def chunked_nll(
     """NLL of each token given the ones before it (None for position 0), the head applied in chunks."""
     if chunk < 1:
         raise ValueError(f"chunk must be positive, got {chunk}")
-    with torch.no_grad():
-        ids = torch.tensor([list(token_ids)], dtype=torch.long, device=device)
-        hidden = head.hidden(ids)[:-1]
-        weight32 = head.weight.float()
-        bias32 = head.bias.float() if head.bias is not None else None
-        return _nll_chunks(torch, ids[0, 1:], chunk, lambda s, e: head.logits(hidden[s:e], weight32, bias32))
+    try:
+        with torch.no_grad():
+            ids = torch.tensor([list(token_ids)], dtype=torch.long, device=device)
+            hidden = head.hidden(ids)[:-1]
+            return _nll_chunks(torch, ids[0, 1:], chunk, lambda s, e: head.logits(torch, hidden[s:e]))
+    finally:
+        head.release()
 
 
 def head_matches(torch: Any, model: Any, head: ChunkedHead, token_ids: Sequence[int]) -> bool:
@@ -163,9 +192,10 @@ def head_matches(torch: Any, model: Any, head: ChunkedHead, token_ids: Sequence[
     with torch.no_grad():
         ids = torch.tensor([list(token_ids[:CHECK_TOKENS])], dtype=torch.long, device=model.device)
         own = model(input_ids=ids, use_cache=False).logits[0].float()
-        weight32 = head.weight.float()
-        bias32 = head.bias.float() if head.bias is not None else None
-        ours = head.logits(head.hidden(ids), weight32, bias32)
+        try:
+            ours = head.logits(torch, head.hidden(ids))
+        finally:
+            head.release()
         if own.shape != ours.shape:
             return False
         scale = float(own.abs().max().clamp_min(1.0))
@@ -190,6 +220,11 @@ class TokenScorer:
     @property
     def chunked(self) -> bool:
         return self._head is not None
+
+    @property
+    def head(self) -> ChunkedHead | None:
+        """The chunked head in use (None: scoring from the model's own logits)."""
+        return self._head
 
     def _fallback(self, why: str) -> None:
         self.notes.append(
