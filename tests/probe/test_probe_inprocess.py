@@ -57,5 +57,13 @@ def test_in_process_probe_scores_every_token_and_applies_overrides(random_tiny: 
         },
     )
     assert yarn.source.hf_overrides is not None
+    # The claimed native window: the folder's config (2048) unscaled, the override's original when scaled.
+    assert plain.native is not None and plain.native.claimed == 2048
+    assert "max_position_embeddings 2048" in plain.native.source
+    assert yarn.native is not None and yarn.native.claimed == 512
+    assert yarn.native.source == "--hf-overrides original_max_position_embeddings 512"
+    # Random weights: flat, nothing overstated; the device and dtype are recorded.
+    assert not plain.native.overstated and plain.native.message is None
+    assert plain.versions["device"] == "cpu" and plain.versions["dtype"] == "float32"
     # The override reached the rotary embedding: the NLL per bucket changes.
     assert yarn.curves[0].buckets[4].mean_nll != pytest.approx(plain.curves[1].buckets[4].mean_nll, abs=1e-5)

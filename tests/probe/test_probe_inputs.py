@@ -132,3 +132,16 @@ def test_cli_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert main(["probe", "--base-url", "http://127.0.0.1:9/v1", "--lengths", "2k"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: cannot list the models") and "Traceback" not in err
+
+
+def test_a_server_probe_checks_the_native_window_it_is_given() -> None:
+    """Against a server the claim comes only from --native; the fake server's NLL jumps at 2000."""
+    transport = fake_server(prompt_logprobs=True, echo=False)
+    plain = probe([3000], base_url="http://fake/v1", transport=transport)
+    assert plain.native is None
+    told = probe([3000], base_url="http://fake/v1", transport=transport, native=8192)
+    assert told.native is not None and told.native.source == "given with --native"
+    assert told.native.overstated and told.native.degradation_start == told.curves[0].degradation_start
+    assert told.native.message is not None
+    assert told.native.message.startswith("--native says 8192, perplexity rises from ~1.8K")
+    assert "plan with --native 1k" in told.native.message

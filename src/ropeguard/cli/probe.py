@@ -8,7 +8,7 @@ from typing import Literal, cast
 import typer
 
 from ropeguard.cli.app import app
-from ropeguard.cli.options import parse_hf_overrides
+from ropeguard.cli.options import native_tokens, parse_hf_overrides
 from ropeguard.errors import UsageError
 from ropeguard.lengths import parse_token_count, parse_token_counts
 
@@ -37,6 +37,9 @@ def probe_command(
     hf_overrides: str | None = typer.Option(
         None, "--hf-overrides", help="JSON applied to the config before building the in-process model."
     ),
+    device: str | None = typer.Option(
+        None, "--device", help="With --backend transformers: cpu, cuda, cuda:1 ... (default: cuda if there)."
+    ),
     document: Path | None = typer.Option(
         None, "--document", help="Text file to score (default: ropeguard's filler)."
     ),
@@ -45,8 +48,18 @@ def probe_command(
     ),
     seed: int = typer.Option(0, "--seed", help="Filler seed."),
     bucket: int = typer.Option(256, "--bucket", help="Tokens per position bucket."),
-    baseline: str = typer.Option(
-        "512:1536", "--baseline", help="In-window baseline region START:END (tokens)."
+    baseline: str | None = typer.Option(
+        None,
+        "--baseline",
+        help="In-window baseline region START:END (tokens); default: from the first bucket boundary at "
+        "or past 512, 2+ buckets and 1024+ tokens, ending inside the native window (512:1536 for 256).",
+    ),
+    native: str | None = typer.Option(
+        None,
+        "--native",
+        metavar="N",
+        help="The native window the model claims (default in process: its config's). The baseline "
+        "stays inside it; the probe says when the perplexity rises well before it.",
     ),
     threshold: float | None = typer.Option(
         None,
@@ -66,6 +79,8 @@ def probe_command(
         raise UsageError(f"--backend {backend!r}: choose openai or transformers")
     if method not in ("auto", "prompt_logprobs", "echo"):
         raise UsageError(f"--method {method!r}: choose auto, prompt_logprobs or echo")
+    if device is not None and backend != "transformers":
+        raise UsageError("--device applies to --backend transformers only (a server has its own)")
     if document is not None and not document.is_file():
         raise UsageError(f"--document {document}: no such file")
     result = probe(
@@ -78,10 +93,12 @@ def probe_command(
         haystack=haystack,
         seed=seed,
         bucket=bucket,
-        baseline_region=_parse_region(baseline),
+        baseline_region=_parse_region(baseline) if baseline is not None else None,
+        native=native_tokens(native),
         threshold=threshold,
         method=cast(Literal["auto", "prompt_logprobs", "echo"], method),
         out=out,
+        device=device,
     )
     if as_json:
         typer.echo(result.model_dump_json(indent=2))

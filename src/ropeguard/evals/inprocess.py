@@ -47,6 +47,14 @@ def apply_hf_overrides(config: Any, overrides: dict[str, Any]) -> None:
         standardize()
 
 
+def device_and_dtype(torch: Any, device: str | None = None) -> tuple[str, Any]:
+    """Where in-process models run and in what dtype (shared by `eval` and `probe`): the GPU when
+    there is one, in bfloat16 (the dtype the checkpoints we serve ship in, and what vLLM runs them in),
+    else the CPU in float32 (CPU bf16 matmuls are slow on most CPUs, and float32 is the reference)."""
+    chosen = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    return chosen, torch.bfloat16 if chosen.startswith("cuda") else torch.float32
+
+
 @dataclass
 class _Pending:
     prepared: Prepared
@@ -164,8 +172,7 @@ def inprocess_backend(config: EvalConfig) -> Backend:
         ) from None
     if config.hf_overrides:
         apply_hf_overrides(model_config, config.hf_overrides)
-    device = config.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
+    device, dtype = device_and_dtype(torch, config.device)
     model = transformers.AutoModelForCausalLM.from_pretrained(config.model, config=model_config, dtype=dtype)
     model.to(device)
     model.eval()

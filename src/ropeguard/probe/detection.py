@@ -5,8 +5,10 @@ synthetic curves and re-applied to a saved `probe.json` with other settings.
 
 Why a mid-window baseline: the first buckets of any document have a high NLL because the model has
 little context there (FACTS.md section 7), so bucket 0 would hide a later rise. The baseline is the
-mean over the buckets that lie wholly inside `[baseline_start, baseline_end)`, a region inside every
-native window we target (default 512-1536 tokens).
+mean over the buckets that lie wholly inside `[baseline_start, baseline_end)`. Its default follows the
+bucket size and the native window (`default_baseline`): it starts at the first bucket boundary at or
+past 512 tokens, spans at least 1024 tokens and 2 buckets (512-1536 for 256-token buckets; 1024-3072
+for 1024), and ends inside the native window and the longest curve when those are known.
 
 Why the threshold rule: a rise must be larger than both an absolute floor (0.05 nats, about 5% more
 perplexity, well above the bucket-to-bucket wobble of a trained model on filler, ~0.005-0.01 nats) and
@@ -21,7 +23,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 DEFAULT_BUCKET = 256
-DEFAULT_BASELINE = (512, 1536)
+DEFAULT_BASELINE = (512, 1536)  # what default_baseline gives for DEFAULT_BUCKET with no limit
+# Context a position needs before its NLL is typical of the document (bucket 0 is far above the rest).
+BASELINE_SKIP = 512
+# The default baseline spans at least this many tokens and BASELINE_MIN_BUCKETS buckets: two buckets are
+# the fewest with a bucket-to-bucket std, 1024 tokens enough to average out a document's local wobble.
+BASELINE_MIN_SPAN = 1024
+BASELINE_MIN_BUCKETS = 2
+# Degradation that starts before this fraction of the claimed native window is "well before" it: the
+# claim probably overstates the trained window. The last quarter is left out because a model can lose a
+# little near the end of a window it was trained on, and detection is only as fine as one bucket.
+OVERSTATED_FRACTION = 0.75
 DEFAULT_MIN_RISE = 0.05
 DEFAULT_NOISE_K = 4.0
 # A rise must hold for this many consecutive buckets (or to the end of the curve): one noisy bucket
@@ -120,3 +132,49 @@ def mean_nll_between(buckets: Sequence[Bucket], start: int, end: int) -> tuple[f
     if tokens == 0:
         return None
     return math.fsum(b.mean_nll * b.tokens for b in inside) / tokens, tokens
+
+
+def default_baseline(bucket: int, native: int | None = None, longest: int | None = None) -> tuple[int, int]:
+    """The default baseline region for `bucket`-token buckets (see the module docstring).
+
+    `native`: the model's native window, `longest`: the longest curve's scored length, when known; the
+    region ends at the last bucket boundary inside both. Where they leave fewer than 2 buckets past
+    BASELINE_SKIP, the region keeps what fits (one bucket, or none past the limit: the caller warns).
+    """
+    if bucket < 1:
+        raise ValueError(f"bucket size must be positive, got {bucket}")
+    start = -(-BASELINE_SKIP // bucket) * bucket
+    end = start + max(BASELINE_MIN_BUCKETS, -(-BASELINE_MIN_SPAN // bucket)) * bucket
+    limits = [limit for limit in (native, longest) if limit is not None]
+    if limits:
+        cap = min(limits) // bucket * bucket
+        end = max(min(end, cap), start + bucket)
+    return start, end
+
+
+@dataclass(frozen=True)
+class NativeCheck:
+    """Where degradation starts against the native window the model claims."""
+
+    claimed: int
+    degradation_start: int | None
+    overstated: bool
+    suggested_native: int | None
+
+
+def check_native(claimed: int, degradation_start: int | None) -> NativeCheck:
+    """Overstated when degradation starts before OVERSTATED_FRACTION of `claimed`.
+
+    The suggestion is the largest power of two at or below the start: trained windows are powers of
+    two almost always (2K, 4K, 8K, 32K), and a rise is seen a little after the window ends.
+    """
+    overstated = degradation_start is not None and degradation_start < OVERSTATED_FRACTION * claimed
+    suggested = None
+    if overstated and degradation_start is not None and degradation_start >= 1:
+        suggested = 1 << (degradation_start.bit_length() - 1)
+    return NativeCheck(
+        claimed=claimed,
+        degradation_start=degradation_start,
+        overstated=overstated,
+        suggested_native=suggested,
+    )

@@ -57,6 +57,19 @@ class ProbeDocument(_Model):
     sha256: str
 
 
+class ProbeNative(_Model):
+    """The native window the model claims, checked against where its perplexity starts to rise."""
+
+    claimed: int = Field(description="the native window the model claims (tokens)")
+    source: str = Field(description="where the claim came from (--native, or the config field)")
+    degradation_start: int | None = Field(description="earliest degradation start over the curves")
+    overstated: bool = Field(description="degradation starts before 3/4 of the claimed window")
+    suggested_native: int | None = Field(
+        description="largest power of two at or below the degradation start, when overstated"
+    )
+    message: str | None = Field(description="the sentence the terminal prints, when overstated")
+
+
 class ProbeResult(_Model):
     schema_version: int = PROBE_SCHEMA_VERSION
     source: ProbeSource
@@ -65,10 +78,14 @@ class ProbeResult(_Model):
     baseline: ProbeBaseline | None = Field(
         description="the baseline used for detection: from the longest curve (curves share a prefix)"
     )
+    baseline_rule: str = Field(default="", description="how the baseline region was chosen")
     threshold: float = Field(description="rise above the baseline (nats) that counts as degradation")
     threshold_rule: str = Field(description="how the threshold was chosen")
     persistence: int
     curves: list[ProbeCurve]
+    native: ProbeNative | None = Field(
+        default=None, description="the claimed native window and its cross-check (None: not known)"
+    )
     warnings: list[str] = Field(default_factory=list)
     versions: dict[str, str] = Field(default_factory=dict)
     created_at: str

@@ -14,6 +14,7 @@ import httpx
 
 from ropeguard import __version__
 from ropeguard.errors import EndpointError, UsageError
+from ropeguard.lengths import format_token_count
 from ropeguard.probe import detection
 from ropeguard.probe.results import (
     PROBE_FILE,
@@ -21,6 +22,7 @@ from ropeguard.probe.results import (
     ProbeBucket,
     ProbeCurve,
     ProbeDocument,
+    ProbeNative,
     ProbeResult,
     ProbeSource,
 )
@@ -33,6 +35,9 @@ from ropeguard.probe.sources import (
 )
 
 Method = Literal["auto", "prompt_logprobs", "echo"]
+
+# The source sentence of a native window the user gave (the same words `plan --native` records).
+NATIVE_GIVEN = "given with --native"
 
 # Varied sentences give a perplexity in the usual sense; the "noise" style (five sentences cycled) is a
 # copy task whose NLL is near 0 for any trained model, so an absolute threshold sees its rise late
@@ -82,6 +87,60 @@ def _as_detection(buckets: Sequence[ProbeBucket]) -> list[detection.Bucket]:
     return [detection.Bucket(start=b.start, end=b.end, mean_nll=b.mean_nll, tokens=b.tokens) for b in buckets]
 
 
+def _default_region(result: ProbeResult) -> tuple[tuple[int, int], str]:
+    longest = max((c.prompt_tokens for c in result.curves), default=None)
+    native = result.native.claimed if result.native is not None else None
+    region = detection.default_baseline(result.bucket, native, longest)
+    limits = []
+    if native is not None:
+        limits.append(f"the native window {native}")
+    if longest is not None:
+        limits.append(f"the longest curve ({longest} tokens)")
+    inside = f", ending inside {' and '.join(limits)}" if limits else ""
+    rule = (
+        f"default for {result.bucket}-token buckets: from the first bucket boundary at or past "
+        f"{detection.BASELINE_SKIP}, at least {detection.BASELINE_MIN_BUCKETS} buckets and "
+        f"{detection.BASELINE_MIN_SPAN} tokens{inside}"
+    )
+    return region, rule
+
+
+def _approximate(tokens: int) -> str:
+    """3072 -> '3K', 2816 -> '2.8K' (the message is about where, give or take a bucket)."""
+    if tokens < 1024:
+        return str(tokens)
+    return f"{tokens / 1024:.1f}".removesuffix(".0") + "K"
+
+
+def _native_check(result: ProbeResult, curves: Sequence[ProbeCurve]) -> ProbeNative | None:
+    if result.native is None:
+        return None
+    starts = [c.degradation_start for c in curves if c.degradation_start is not None]
+    check = detection.check_native(result.native.claimed, min(starts) if starts else None)
+    message = None
+    if check.overstated and check.degradation_start is not None and check.suggested_native is not None:
+        given = result.native.source == NATIVE_GIVEN
+        who = "--native" if given else "config"
+        why = (
+            "the model was probably trained on a shorter window"
+            if given
+            else "the config probably overstates the trained window"
+        )
+        message = (
+            f"{who} says {check.claimed}, perplexity rises from ~{_approximate(check.degradation_start)}: "
+            f"{why}; plan with --native {format_token_count(check.suggested_native)} "
+            "(or the trained length the model card gives)"
+        )
+    return result.native.model_copy(
+        update={
+            "degradation_start": check.degradation_start,
+            "overstated": check.overstated,
+            "suggested_native": check.suggested_native,
+            "message": message,
+        }
+    )
+
+
 def analyse(
     result: ProbeResult,
     *,
@@ -91,17 +150,21 @@ def analyse(
     threshold: float | None = None,
     persistence: int = detection.DEFAULT_PERSISTENCE,
 ) -> ProbeResult:
-    """(Re)compute baselines, the threshold and each curve's degradation start from stored buckets.
+    """(Re)compute baselines, the threshold, each curve's degradation start and the native-window
+    cross-check from stored buckets.
 
-    The shared baseline comes from the longest curve: every curve is a prefix of the same document,
-    so their positions agree, and the longest one covers the baseline region whenever any does.
+    The region: `baseline_region` when given, else the stored one, else the default for the bucket
+    size and native window (`detection.default_baseline`). The shared baseline comes from the longest
+    curve: every curve is a prefix of the same document, so their positions agree, and the longest
+    one covers the baseline region whenever any does.
     """
     if baseline_region is not None:
-        start, end = baseline_region
+        (start, end), baseline_rule = baseline_region, "given (--baseline)"
     elif result.baseline is not None:
         start, end = result.baseline.start, result.baseline.end
+        baseline_rule = result.baseline_rule
     else:
-        start, end = detection.DEFAULT_BASELINE
+        (start, end), baseline_rule = _default_region(result)
     warnings = [w for w in result.warnings if not w.startswith("baseline:")]
     curves: list[ProbeCurve] = []
     per_curve = {
@@ -116,15 +179,21 @@ def analyse(
         )
         used_threshold = threshold if threshold is not None else min_rise
         rule = "no baseline"
-    elif threshold is not None:
-        used_threshold = threshold
-        rule = "given (--threshold)"
     else:
-        used_threshold = detection.threshold_for(shared, min_rise, noise_k)
-        rule = (
-            f"max({min_rise} nats, {noise_k} x baseline bucket std {shared.bucket_std:.4f}) "
-            f"over {shared.buckets} buckets of {result.bucket} tokens in {start}-{end}"
-        )
+        if shared.buckets < detection.BASELINE_MIN_BUCKETS:
+            warnings.append(
+                f"baseline: only {shared.buckets} bucket of {result.bucket} tokens in {start}-{end}, so the "
+                "threshold has no noise estimate (its floor applies); a smaller --bucket gives one"
+            )
+        if threshold is not None:
+            used_threshold = threshold
+            rule = "given (--threshold)"
+        else:
+            used_threshold = detection.threshold_for(shared, min_rise, noise_k)
+            rule = (
+                f"max({min_rise} nats, {noise_k} x baseline bucket std {shared.bucket_std:.4f}) "
+                f"over {shared.buckets} buckets of {result.bucket} tokens in {start}-{end}"
+            )
     for curve in result.curves:
         buckets = _as_detection(curve.buckets)
         position = None
@@ -145,10 +214,12 @@ def analyse(
     return result.model_copy(
         update={
             "baseline": _baseline_model(shared),
+            "baseline_rule": baseline_rule,
             "threshold": round(used_threshold, 6),
             "threshold_rule": rule,
             "persistence": persistence,
             "curves": curves,
+            "native": _native_check(result, curves),
             "warnings": warnings,
         }
     )
@@ -197,24 +268,30 @@ def probe_source(
     haystack: str = DEFAULT_HAYSTACK,
     seed: int = 0,
     bucket: int = detection.DEFAULT_BUCKET,
-    baseline_region: tuple[int, int] = detection.DEFAULT_BASELINE,
+    baseline_region: tuple[int, int] | None = None,
     min_rise: float = detection.DEFAULT_MIN_RISE,
     noise_k: float = detection.DEFAULT_NOISE_K,
     threshold: float | None = None,
     persistence: int = detection.DEFAULT_PERSISTENCE,
     method: Method = "auto",
+    native: tuple[int, str] | None = None,
     max_length: int | None = None,
     base_url: str | None = None,
     hf_overrides: dict[str, object] | None = None,
     versions: dict[str, str] | None = None,
 ) -> ProbeResult:
-    """Score `document` (or the filler) cut to each length; see `probe` for the arguments."""
+    """Score `document` (or the filler) cut to each length; see `probe` for the arguments.
+
+    `native`: (tokens, where the number came from) of the window the model claims, or None.
+    """
     if not lengths:
         raise UsageError("--lengths: give at least one length")
     if bucket < 2:
         raise UsageError(f"--bucket {bucket}: must be at least 2 tokens")
-    if baseline_region[1] <= baseline_region[0]:
+    if baseline_region is not None and baseline_region[1] <= baseline_region[0]:
         raise UsageError(f"--baseline {baseline_region[0]}:{baseline_region[1]}: end must be after start")
+    if native is not None and native[0] < 1:
+        raise UsageError(f"--native {native[0]}: must be a positive token count")
     started = time.monotonic()
     wanted = sorted(set(lengths))
     warnings: list[str] = []
@@ -258,6 +335,8 @@ def probe_source(
                 latency_s=round(time.monotonic() - t0, 3),
             )
         )
+    if isinstance(source, TransformersLogprobSource):
+        warnings.extend(note for note in source.notes if note not in warnings)
     http = isinstance(source, HttpLogprobSource)
     result = ProbeResult(
         source=ProbeSource(
@@ -269,13 +348,21 @@ def probe_source(
         ),
         document=ProbeDocument(name=name, tokens=len(ids), sha256=hashlib.sha256(text.encode()).hexdigest()),
         bucket=bucket,
-        baseline=ProbeBaseline(
-            start=baseline_region[0], end=baseline_region[1], mean_nll=0.0, bucket_std=0.0, buckets=0
-        ),
+        baseline=None,
         threshold=0.0,
         threshold_rule="",
         persistence=persistence,
         curves=curves,
+        native=None
+        if native is None
+        else ProbeNative(
+            claimed=native[0],
+            source=native[1],
+            degradation_start=None,
+            overstated=False,
+            suggested_native=None,
+            message=None,
+        ),
         warnings=warnings,
         versions={"ropeguard": __version__, **(versions or {})},
         created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -310,6 +397,18 @@ def _server_facts(source: HttpLogprobSource) -> tuple[int | None, dict[str, str]
     return max_length, versions
 
 
+def _inprocess_versions(source: TransformersLogprobSource) -> dict[str, str]:
+    import torch
+    import transformers
+
+    return {
+        "torch": str(torch.__version__),
+        "transformers": transformers.__version__,
+        "device": source.device or "cpu",
+        "dtype": source.dtype,
+    }
+
+
 def probe(
     lengths: Sequence[int],
     *,
@@ -321,17 +420,25 @@ def probe(
     haystack: str = DEFAULT_HAYSTACK,
     seed: int = 0,
     bucket: int = detection.DEFAULT_BUCKET,
-    baseline_region: tuple[int, int] = detection.DEFAULT_BASELINE,
+    baseline_region: tuple[int, int] | None = None,
     min_rise: float = detection.DEFAULT_MIN_RISE,
     noise_k: float = detection.DEFAULT_NOISE_K,
     threshold: float | None = None,
     persistence: int = detection.DEFAULT_PERSISTENCE,
     method: Method = "auto",
+    native: int | None = None,
     out: Path | None = None,
     transport: httpx.BaseTransport | None = None,
+    device: str | None = None,
 ) -> ProbeResult:
     """Position-resolved perplexity of an endpoint (or an in-process model) at each length.
 
+    `baseline_region` None: the default for the bucket size and native window
+    (`detection.default_baseline`). `native`: the window the model claims; in process it defaults to
+    what its config says (as `plan` reads it). The baseline stays inside it, and `result.native` says
+    when the perplexity rises well before it (the claim probably overstates the trained window).
+    In process (`backend="transformers"`), `device` picks where the model runs (default: the GPU in
+    bf16 when there is one, else the CPU in float32, as `eval --backend transformers` does).
     Writes `out/probe.json` when `out` is given. Raises UsageError (exit 2) for a document shorter
     than a length, EndpointError when the server gives no usable log-probabilities.
     """
@@ -347,7 +454,10 @@ def probe(
     if backend == "transformers":
         if model is None:
             raise UsageError("--backend transformers needs --model PATH")
-        source = TransformersLogprobSource(model, hf_overrides)
+        local = TransformersLogprobSource(model, hf_overrides, device=device)
+        versions = _inprocess_versions(local)
+        claim = (native, NATIVE_GIVEN) if native is not None else local.native_window()
+        source = local
     else:
         if base_url is None:
             raise UsageError("give --base-url URL (or --backend transformers --model PATH)")
@@ -357,6 +467,7 @@ def probe(
             base_url, model, "echo" if method == "echo" else "prompt_logprobs", transport=transport
         )
         max_length, versions = _server_facts(http)
+        claim = (native, NATIVE_GIVEN) if native is not None else None
         source = http
     try:
         result = probe_source(
@@ -373,6 +484,7 @@ def probe(
             threshold=threshold,
             persistence=persistence,
             method=method,
+            native=claim,
             max_length=max_length,
             base_url=base_url,
             hf_overrides=hf_overrides,

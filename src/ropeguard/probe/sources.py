@@ -22,7 +22,8 @@ from typing import Any, Protocol
 
 import httpx
 
-from ropeguard.errors import EndpointError, MissingDependencyError, UsageError
+from ropeguard.errors import EndpointError, MissingDependencyError, RopeguardError, UsageError
+from ropeguard.probe.nll import DEFAULT_CHUNK, TokenScorer
 from ropeguard.probe.results import ProbeMethod
 
 
@@ -177,11 +178,18 @@ def open_http_source(
 
 @dataclass
 class TransformersLogprobSource:
-    """A causal LM built in this process; `hf_overrides` is applied to its config before building."""
+    """A causal LM built in this process; `hf_overrides` is applied to its config before building.
+
+    Device and dtype are the in-process eval backend's (the GPU in bf16 when there is one, else the
+    CPU in float32); `device` overrides. Tokens are scored by `probe.nll.TokenScorer`: the output
+    head applied `chunk` positions at a time, so no full-vocabulary log-probs are held.
+    """
 
     path: str
     hf_overrides: dict[str, object] | None = None
     method: ProbeMethod = "transformers"
+    device: str | None = None
+    chunk: int = DEFAULT_CHUNK
 
     def __post_init__(self) -> None:
         try:
@@ -191,33 +199,62 @@ class TransformersLogprobSource:
             raise MissingDependencyError(
                 "transformers", "transformers", "probe --backend transformers"
             ) from error
+        from ropeguard.evals.inprocess import apply_hf_overrides, device_and_dtype
+
         if not Path(self.path).exists():
             raise UsageError(f"--model {self.path}: no such folder", hint="pass a local model folder")
+        if self.chunk < 1:
+            raise UsageError(f"chunk {self.chunk}: must be at least 1 position")
         config = AutoConfig.from_pretrained(self.path)
         if self.hf_overrides:
-            from ropeguard.evals.inprocess import apply_hf_overrides
-
             # The same semantics as vLLM's --hf-overrides, shared with `eval --backend transformers`.
             apply_hf_overrides(config, self.hf_overrides)
-        self._torch = torch
+        self.config: Any = config
+        self.device, dtype = device_and_dtype(torch, self.device)
+        self.dtype = str(dtype).removeprefix("torch.")
         self._tokenizer: Any = AutoTokenizer.from_pretrained(self.path)
-        model: Any = AutoModelForCausalLM.from_pretrained(self.path, config=config, dtype=torch.float32)
-        self._model = model.eval()
+        model: Any = AutoModelForCausalLM.from_pretrained(self.path, config=config, dtype=dtype)
+        self._model = model.to(self.device).eval()
+        self._scorer = TokenScorer(torch, self._model, self.chunk)
         self.model = self.path
+
+    def native_window(self) -> tuple[int, str] | None:
+        """The native window the model claims, and where that number comes from.
+
+        `--hf-overrides` that set a rope scaling with `original_max_position_embeddings` say the
+        native window themselves; otherwise it is what `plan` reads from the folder's config.json
+        (family rules included), or the built config's max_position_embeddings where ropeguard cannot
+        read the folder.
+        """
+        rope = (self.hf_overrides or {}).get("rope_parameters") or (self.hf_overrides or {}).get(
+            "rope_scaling"
+        )
+        original = rope.get("original_max_position_embeddings") if isinstance(rope, dict) else None
+        if isinstance(original, int) and original > 0:
+            return original, f"--hf-overrides original_max_position_embeddings {original}"
+        from ropeguard.models import load_model_spec
+
+        try:
+            spec = load_model_spec(self.path, offline=True)
+        except RopeguardError:
+            text = self.config.get_text_config() if hasattr(self.config, "get_text_config") else self.config
+            value = getattr(text, "max_position_embeddings", None)
+            if isinstance(value, int) and value > 0:
+                return value, f"config max_position_embeddings {value}"
+            return None
+        return spec.native_context, spec.native_context_source
+
+    @property
+    def notes(self) -> list[str]:
+        """What the scorer had to fall back to (recorded as warnings in probe.json)."""
+        return self._scorer.notes
 
     def tokenize(self, text: str) -> list[int]:
         ids: list[int] = self._tokenizer(text, add_special_tokens=False)["input_ids"]
         return ids
 
     def prompt_nll(self, token_ids: Sequence[int]) -> list[float | None]:
-        torch = self._torch
-        with torch.no_grad():
-            ids = torch.tensor([list(token_ids)], dtype=torch.long)
-            logits = self._model(input_ids=ids).logits[0, :-1].float()
-            logprobs = torch.log_softmax(logits, dim=-1)
-            picked = logprobs.gather(1, ids[0, 1:].unsqueeze(1)).squeeze(1)
-        values: list[float] = (-picked).tolist()
-        return [None, *values]
+        return self._scorer.nll(token_ids)
 
     def close(self) -> None:
         return None

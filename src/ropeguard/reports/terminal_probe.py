@@ -29,5 +29,15 @@ def render_probe_text(result: ProbeResult) -> str:
         cells = [f"{b.start:>6}: {b.mean_nll:6.3f}" for b in longest.buckets]
         for row in range(0, len(cells), 6):
             lines.append("  " + "   ".join(cells[row : row + 6]))
+    native = result.native
+    if native is not None and native.message is not None:
+        lines.append(f"native window: {native.message}")
+    elif native is not None:
+        seen = (
+            f"degradation starts near token {native.degradation_start}"
+            if native.degradation_start is not None
+            else "no degradation seen"
+        )
+        lines.append(f"native window: {native.claimed} ({native.source}); {seen}")
     lines.extend(f"warning: {w}" for w in result.warnings)
     return "\n".join(lines)
