@@ -152,3 +152,30 @@ def test_gates_decide_each_gated_length(tokenizer: LocalTokenizer, tmp_path: Pat
     first = next(n for n in range(3, 61, 3) if 1 - (0.05 / 20) ** (1 / n) < 0.5)
     assert verdicts[8192].n == first and verdicts[8192].looks == first // 3
     assert verdicts[1024].n < 60
+
+
+def test_sweep_trials_of_one_index_share_the_document_and_ask_the_needle_at_their_depth(
+    tokenizer: LocalTokenizer,
+) -> None:
+    depths = [0.0, 0.3, 0.6, 1.0]
+    builder = PromptBuilder(_config(task="niah-sweep", depths=depths), tokenizer)
+    samples = [builder.prepare(4096, depth, 0).sample for depth in depths]
+    contexts = {sample.context for sample in samples}
+    assert len(contexts) == 1, "every depth of one trial index must send the same document"
+    context = contexts.pop()
+    questions = {sample.question for sample in samples}
+    assert len(questions) == len(depths)
+    for sample in samples:
+        asked = sample.needles[0]
+        assert sample.expected[0] in asked
+        assert len(sample.needles) == len(depths)
+        # The asked needle sits at the trial's depth (as a fraction of the context's characters).
+        where = context.index(asked) / len(context)
+        assert abs(where - sample.depth) < 0.05
+        # Answering another depth's needle is a distractor, not a pass.
+        other = next(n for n in sample.needles[1:])
+        wrong = other.rsplit(" ", 1)[1].rstrip(".")
+        assert not builder.task.score(sample, f"The number is {wrong}.").correct
+        assert builder.task.score(sample, f"The number is {sample.expected[0]}.").correct
+    # Another trial index gets another document (and other keys).
+    assert builder.prepare(4096, 0.3, 1).sample.context != context
