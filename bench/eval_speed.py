@@ -50,14 +50,21 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(model_dir: Path, max_len: int, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(
+    model_dir: Path, max_len: int, log: Path, extra: list[str] | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     command = [
         sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(model_dir),
         "--served-model-name", "tiny", "--host", "127.0.0.1", "--port", str(port),
-        "--max-model-len", str(max_len), "--gpu-memory-utilization", "0.3",
+        "--max-model-len", str(max_len), "--gpu-memory-utilization", "0.3", *(extra or []),
     ]  # fmt: skip
-    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1", "VLLM_CPU_NUM_OF_RESERVED_CPU": "0", "VLLM_SERVER_DEV_MODE": "1"}
+    env = {
+        **os.environ,
+        "VLLM_CPU_KVCACHE_SPACE": "1",
+        "VLLM_CPU_NUM_OF_RESERVED_CPU": "0",
+        "VLLM_SERVER_DEV_MODE": "1",
+    }
     print("starting:", " ".join(command), file=sys.stderr)
     process = subprocess.Popen(
         command, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True

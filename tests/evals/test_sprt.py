@@ -51,6 +51,8 @@ def _simulate(design: SprtDesign, p: float, runs: int, seed: int) -> tuple[float
         while True:
             n += 1
             correct += rng.random() < p
+            if not design.is_look(n):
+                continue
             decision = design.decide(correct, n)
             if decision is not None:
                 passes += decision == "pass"
@@ -59,9 +61,9 @@ def _simulate(design: SprtDesign, p: float, runs: int, seed: int) -> tuple[float
     return passes / runs, total / runs
 
 
-@pytest.mark.parametrize("p", [0.7, 0.8, 0.9, 0.97])
-def test_exact_distribution_matches_simulation(p: float) -> None:
-    design = SprtDesign(gate=0.9, delta=0.2, max_trials=20)
+@pytest.mark.parametrize(("p", "group"), [(0.7, 1), (0.8, 1), (0.9, 5), (0.97, 5), (0.8, 3)])
+def test_exact_distribution_matches_simulation(p: float, group: int) -> None:
+    design = SprtDesign(gate=0.9, delta=0.2, max_trials=20, group_size=group)
     exact_pass, exact_trials = _run_distribution(design, p)
     sim_pass, sim_trials = _simulate(design, p, runs=20_000, seed=7)
     # 20,000 runs: the standard error of a proportion is at most 0.0036.
@@ -98,3 +100,9 @@ def test_pass_probability_grows_with_recall(
     design = SprtDesign(gate=gate, delta=delta, max_trials=max_trials)
     low, high = sorted((low, high))
     assert _run_distribution(design, low)[0] <= _run_distribution(design, high)[0] + 1e-9
+
+
+def test_looking_once_per_round_decides_at_round_ends() -> None:
+    design = SprtDesign(gate=0.9, delta=0.2, max_trials=20, group_size=5)
+    # 12 straight successes would pass trial by trial; with looks every 5 the pass comes at 15.
+    assert operating_characteristics(design).trials_if_all_correct == 15

@@ -42,6 +42,9 @@ class SprtDesign(BaseModel):
     alpha: float = Field(default=0.05, gt=0.0, lt=0.5, description="nominal P(pass | recall <= gate-delta)")
     beta: float = Field(default=0.05, gt=0.0, lt=0.5, description="nominal P(fail | recall >= gate)")
     max_trials: int = Field(ge=1, le=100_000, description="trials after which the test must decide")
+    group_size: int = Field(
+        default=1, ge=1, description="trials between looks (adaptive runs look once per round of depths)"
+    )
 
     @model_validator(mode="after")
     def _zone_inside_unit_interval(self) -> SprtDesign:
@@ -79,16 +82,20 @@ class SprtDesign(BaseModel):
             value += misses * math.log((1.0 - self.p1) / (1.0 - self.p0))
         return value
 
-    def decide(self, correct: int, n: int) -> Decision | None:
-        """'pass', 'fail', or None to sample on; at `max_trials` always a decision."""
+    def decide(self, correct: int, n: int, *, final: bool = False) -> Decision | None:
+        """'pass', 'fail', or None to sample on; at `max_trials` (or when `final`) always a decision."""
         value = self.llr(correct, n)
         if value >= self.upper:
             return "pass"
         if value <= self.lower:
             return "fail"
-        if n >= self.max_trials:
+        if final or n >= self.max_trials:
             return "pass" if value > 0.0 else "fail"
         return None
+
+    def is_look(self, n: int) -> bool:
+        """Whether the test looks after the n-th trial (every `group_size` trials, and at the end)."""
+        return n % self.group_size == 0 or n >= self.max_trials
 
 
 class OperatingCharacteristics(BaseModel):
@@ -117,6 +124,9 @@ def _run_distribution(design: SprtDesign, p: float) -> tuple[float, float]:
                 continue
             step[s + 1] = step.get(s + 1, 0.0) + mass * p
             step[s] = step.get(s, 0.0) + mass * (1.0 - p)
+        if not design.is_look(n):
+            alive = step
+            continue
         alive = {}
         for s, mass in step.items():
             decision = design.decide(s, n)
@@ -135,7 +145,9 @@ def operating_characteristics(design: SprtDesign) -> OperatingCharacteristics:
     """The design's exact error rates and expected sample sizes (O(max_trials^2) arithmetic)."""
     pass_at_p0, trials_at_p0 = _run_distribution(design, design.p0)
     pass_at_p1, trials_at_p1 = _run_distribution(design, design.p1)
-    all_correct = next(n for n in range(1, design.max_trials + 1) if design.decide(n, n) is not None)
+    all_correct = next(
+        n for n in range(1, design.max_trials + 1) if design.is_look(n) and design.decide(n, n) is not None
+    )
     return OperatingCharacteristics(
         false_pass=pass_at_p0,
         false_fail=1.0 - pass_at_p1,
