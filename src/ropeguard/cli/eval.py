@@ -63,7 +63,7 @@ def eval_command(
         help="exact (bounds against the gate) or sprt (also stops early on a pass; indifference zone).",
     ),
     indifference: float = typer.Option(
-        0.1, "--indifference", help="sprt: recall <= gate - this is what a pass rules out."
+        0.2, "--indifference", help="sprt: recall <= gate - this is what a pass rules out."
     ),
     tokenizer: str | None = typer.Option(
         None, "--tokenizer", help="Local tokenizer (folder or hub id) when the server has no /tokenize."

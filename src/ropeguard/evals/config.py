@@ -59,7 +59,7 @@ class EvalConfig(BaseModel):
     # length); "sprt": a truncated sequential probability ratio test of recall >= gate against
     # recall <= gate - indifference (stops early both ways; see evals/sprt.py).
     gate_test: Literal["exact", "sprt"] = "exact"
-    indifference: float = Field(default=0.1, gt=0.0, lt=1.0)
+    indifference: float = Field(default=0.2, gt=0.0, lt=1.0)
     beta: float = Field(default=0.05, gt=0.0, lt=0.5)
 
     @field_validator("lengths")
