@@ -50,12 +50,14 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(model_dir: Path, max_len: int, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(
+    model_dir: Path, max_len: int, log: Path, extra: list[str] | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     command = [
         sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(model_dir),
         "--served-model-name", "tiny", "--host", "127.0.0.1", "--port", str(port),
-        "--max-model-len", str(max_len), "--gpu-memory-utilization", "0.3",
+        "--max-model-len", str(max_len), "--gpu-memory-utilization", "0.3", *(extra or []),
     ]  # fmt: skip
     env = {
         **os.environ,

@@ -152,3 +152,75 @@ def test_gates_decide_each_gated_length(tokenizer: LocalTokenizer, tmp_path: Pat
     first = next(n for n in range(3, 61, 3) if 1 - (0.05 / 20) ** (1 / n) < 0.5)
     assert verdicts[8192].n == first and verdicts[8192].looks == first // 3
     assert verdicts[1024].n < 60
+
+
+def test_sweep_trials_of_one_index_share_the_document_and_ask_the_needle_at_their_depth(
+    tokenizer: LocalTokenizer,
+) -> None:
+    depths = [0.0, 0.3, 0.6, 1.0]
+    builder = PromptBuilder(_config(task="niah-sweep", depths=depths), tokenizer)
+    samples = [builder.prepare(4096, depth, 0).sample for depth in depths]
+    contexts = {sample.context for sample in samples}
+    assert len(contexts) == 1, "every depth of one trial index must send the same document"
+    context = contexts.pop()
+    questions = {sample.question for sample in samples}
+    assert len(questions) == len(depths)
+    for sample in samples:
+        asked = sample.needles[0]
+        assert sample.expected[0] in asked
+        assert len(sample.needles) == len(depths)
+        # The asked needle sits at the trial's depth (as a fraction of the context's characters).
+        where = context.index(asked) / len(context)
+        assert abs(where - sample.depth) < 0.05
+        # Answering another depth's needle is a distractor, not a pass.
+        other = next(n for n in sample.needles[1:])
+        wrong = other.rsplit(" ", 1)[1].rstrip(".")
+        assert not builder.task.score(sample, f"The number is {wrong}.").correct
+        assert builder.task.score(sample, f"The number is {sample.expected[0]}.").correct
+    # Another trial index gets another document (and other keys).
+    assert builder.prepare(4096, 0.3, 1).sample.context != context
+
+
+def test_sprt_gates_stop_early_on_a_passing_length_where_the_exact_test_cannot(
+    tokenizer: LocalTokenizer, tmp_path: Path
+) -> None:
+    # certify's usual case: every gate passes; 5 depths x 4 trials per length, gate 0.9.
+    recall = {1024: 1.0, 2048: 1.0}
+    settings: dict[str, object] = {
+        "lengths": [1024, 2048],
+        "depths": [0.0, 0.25, 0.5, 0.75, 1.0],
+        "trials": 4,
+        "gates": {1024: 0.9, 2048: 0.9},
+        "adaptive": True,
+    }
+    exact_responder, sprt_responder = RecallByLength(recall), RecallByLength(recall)
+    exact = run_eval(
+        _config(**settings, out_dir=tmp_path / "exact"),
+        make_backend=lambda config: _backend(tokenizer, exact_responder),
+    )
+    sprt = run_eval(
+        _config(**settings, gate_test="sprt", indifference=0.2, out_dir=tmp_path / "sprt"),
+        make_backend=lambda config: _backend(tokenizer, sprt_responder),
+    )
+    exact_verdicts = {v.length: v for v in exact.summary.gates or []}
+    sprt_verdicts = {v.length: v for v in sprt.summary.gates or []}
+    # The exact one-sided test needs 29 straight successes for 0.9: it samples the whole grid and
+    # is still undecided; the SPRT passes after 15 (3 rounds of 5; 12 would do trial by trial).
+    assert all(v.verdict == "undecided" and v.n == 20 for v in exact_verdicts.values())
+    assert all(v.verdict == "pass" and v.n == 15 and v.test == "sprt" for v in sprt_verdicts.values())
+    assert exact_responder.calls == 40 and sprt_responder.calls == 30
+    verdict = sprt_verdicts[1024]
+    assert verdict.false_pass is not None and verdict.false_fail is not None
+    assert 0.0 < verdict.false_pass < 0.2 and verdict.indifference == 0.2
+    # A length whose recall sits at gate - indifference fails, and early.
+    low = RecallByLength({1024: 0.7, 2048: 0.7})
+    failing = run_eval(
+        _config(**settings, gate_test="sprt", indifference=0.2, out_dir=tmp_path / "low"),
+        make_backend=lambda config: _backend(tokenizer, low),
+    )
+    assert any(v.verdict == "fail" for v in failing.summary.gates or [])
+
+
+def test_sprt_needs_gates_above_the_indifference_zone() -> None:
+    with pytest.raises(ValueError, match="indifference"):
+        _config(gates={1024: 0.1}, adaptive=True, gate_test="sprt", indifference=0.2)

@@ -15,7 +15,7 @@ from ropeguard.evals.tasks import (
     task_names,
 )
 
-ALL_TASKS = ["passkey", "niah-single", "niah-multikey", "niah-multivalue", "niah-multiquery"]
+ALL_TASKS = ["passkey", "niah-single", "niah-multikey", "niah-multivalue", "niah-multiquery", "niah-sweep"]
 
 
 def build(

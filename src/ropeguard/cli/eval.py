@@ -57,6 +57,14 @@ def eval_command(
         None, "--gate", help="LEN:MIN_RECALL (repeatable); exit 1 if a gate fails."
     ),
     threshold: float = typer.Option(0.9, "--threshold", help="Accuracy that defines the effective context."),
+    gate_test: str = typer.Option(
+        "exact",
+        "--gate-test",
+        help="exact (bounds against the gate) or sprt (also stops early on a pass; indifference zone).",
+    ),
+    indifference: float = typer.Option(
+        0.2, "--indifference", help="sprt: recall <= gate - this is what a pass rules out."
+    ),
     tokenizer: str | None = typer.Option(
         None, "--tokenizer", help="Local tokenizer (folder or hub id) when the server has no /tokenize."
     ),
@@ -84,6 +92,8 @@ def eval_command(
         raise UsageError(f"--mode {mode!r}: choose chat or completion")
     if haystack not in ("noise", "natural"):
         raise UsageError(f"--haystack {haystack!r}: choose noise or natural (or --haystack-file)")
+    if gate_test not in ("exact", "sprt"):
+        raise UsageError(f"--gate-test {gate_test!r}: choose exact or sprt")
     gates = parse_gates(gate or [])
     extra: dict[str, object] = {}
     if depths is not None:
@@ -112,6 +122,8 @@ def eval_command(
             adaptive=adaptive or bool(gates),
             gates=gates or None,
             threshold=threshold,
+            gate_test=gate_test,
+            indifference=indifference,
         )
     except (ValidationError, ValueError) as error:
         raise _config_error(error) from None

@@ -28,6 +28,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ropeguard.evals.results import GateVerdict
+from ropeguard.evals.sprt import SprtDesign, operating_characteristics
 from ropeguard.evals.stats import sequential_verdict
 
 if TYPE_CHECKING:
@@ -47,6 +48,18 @@ async def sample_length(session: Session, length: int, gate: float) -> GateVerdi
     """Sample `length` round by round until the sequential test decides (or the rounds run out)."""
     config = session.config
     looks = config.trials
+    design = (
+        SprtDesign(
+            gate=gate,
+            delta=config.indifference,
+            alpha=config.alpha,
+            beta=config.beta,
+            max_trials=looks * len(config.depths),
+            group_size=len(config.depths),
+        )
+        if config.gate_test == "sprt"
+        else None
+    )
     decided: str | None = None
     correct = n = 0
     low, high = 0.0, 1.0
@@ -58,8 +71,12 @@ async def sample_length(session: Session, length: int, gate: float) -> GateVerdi
         rounds = round_index + 1
         correct, n = _tally(session, length, rounds)
         decided, low, high = sequential_verdict(correct, n, gate, alpha=config.alpha, looks=looks)
+        if design is not None:
+            # Invalid or failed requests leave fewer scored trials than planned: the last round decides.
+            decided = design.decide(correct, n, final=rounds == looks) if n else None
         if decided is not None:
             break
+    characteristics = operating_characteristics(design) if design is not None else None
     return GateVerdict(
         length=length,
         gate=gate,
@@ -69,6 +86,10 @@ async def sample_length(session: Session, length: int, gate: float) -> GateVerdi
         bound_low=low,
         bound_high=high,
         looks=rounds,
+        test=config.gate_test,
+        indifference=config.indifference if design is not None else None,
+        false_pass=characteristics.false_pass if characteristics else None,
+        false_fail=characteristics.false_fail if characteristics else None,
     )
 
 

@@ -55,6 +55,12 @@ class EvalConfig(BaseModel):
     gates: dict[int, float] | None = None
     threshold: float = Field(default=0.9, ge=0.0, le=1.0)
     alpha: float = Field(default=0.05, gt=0.0, lt=1.0)
+    # "exact": Clopper-Pearson bounds against the gate itself (can stop early only on a failing
+    # length); "sprt": a truncated sequential probability ratio test of recall >= gate against
+    # recall <= gate - indifference (stops early both ways; see evals/sprt.py).
+    gate_test: Literal["exact", "sprt"] = "exact"
+    indifference: float = Field(default=0.2, gt=0.0, lt=1.0)
+    beta: float = Field(default=0.05, gt=0.0, lt=0.5)
 
     @field_validator("lengths")
     @classmethod
@@ -91,6 +97,15 @@ class EvalConfig(BaseModel):
             raise ValueError("haystack 'file' needs haystack_file")
         if self.haystack_file is not None:
             self.haystack = "file"
+        if self.gate_test == "sprt":
+            if self.alpha >= 0.5:
+                raise ValueError("the sprt gate test needs alpha below 0.5")
+            lowest = min([*(self.gates or {}).values(), self.threshold])
+            if lowest - self.indifference <= 0.0:
+                raise ValueError(
+                    f"the sprt gate test needs every gate above the indifference zone "
+                    f"({self.indifference}); lowest gate {lowest}"
+                )
         if self.gates:
             missing = sorted(set(self.gates) - set(self.lengths))
             if missing:

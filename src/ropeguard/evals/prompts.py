@@ -69,7 +69,12 @@ class PromptBuilder:
 
         self.config = config
         self.tokenizer = tokenizer
-        self.task: Any = get_task(config.task)
+        task_class = type(get_task(config.task))
+        # A task whose document holds a needle at every grid depth (niah-sweep) is told the grid's.
+        if getattr(task_class, "takes_grid_depths", False):
+            self.task: Any = get_task(config.task, depths=tuple(config.depths))
+        else:
+            self.task = get_task(config.task)
         text = None
         if config.haystack_file is not None:
             try:

@@ -8,7 +8,14 @@ task.score(sample, "The pass key is 48213.")
 
 from __future__ import annotations
 
-from ropeguard.evals.tasks import niah_multikey, niah_multiquery, niah_multivalue, niah_single, passkey
+from ropeguard.evals.tasks import (
+    niah_multikey,
+    niah_multiquery,
+    niah_multivalue,
+    niah_single,
+    niah_sweep,
+    passkey,
+)
 from ropeguard.evals.tasks.base import Sample, Score, Task, TrialKey, extract_numbers, strip_thinking
 from ropeguard.evals.tasks.registry import get_task, register_task, task_names
 
@@ -23,6 +30,7 @@ __all__ = [
     "niah_multiquery",
     "niah_multivalue",
     "niah_single",
+    "niah_sweep",
     "passkey",
     "register_task",
     "strip_thinking",

@@ -1,0 +1,157 @@
+"""A truncated sequential probability ratio test (Wald) for one recall gate, with exact error rates.
+
+The question a gate asks is "is recall at this length at least `gate`?". An exact one-sided test
+cannot say "yes" early: with a gate of 0.9 it needs 29 straight successes (0.9^29 < 0.05), more than
+most grids hold, so it never stops early on a passing server. An indifference zone makes the
+question decidable early: the test tells
+
+    H1: recall >= gate            (pass)
+    H0: recall <= gate - delta    (fail)
+
+apart and promises nothing for a recall inside (gate - delta, gate). After n scored trials with s
+correct, the log-likelihood ratio of H1 (p1 = gate) against H0 (p0 = gate - delta) is
+
+    llr = s * ln(p1 / p0) + (n - s) * ln((1 - p1) / (1 - p0))
+
+and the test passes once llr >= ln((1 - beta) / alpha), fails once llr <= ln(beta / (1 - alpha)),
+and otherwise samples on. At `max_trials` an undecided test is settled by the sign of llr.
+
+Wald's thresholds give error rates of about alpha and beta; because the test is truncated and the
+trials are discrete, `operating_characteristics` computes the exact ones by dynamic programming over
+(n, s): the exact chance of passing when recall is p0 and of failing when it is p1. The test is
+monotone in the true recall, so these bound the errors for every recall outside the indifference zone.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Decision = Literal["pass", "fail"]
+
+
+class SprtDesign(BaseModel):
+    """One gate's sequential test: what it separates, its nominal error rates and its trial budget."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    gate: float = Field(gt=0.0, le=1.0, description="recall at or above which the length passes")
+    delta: float = Field(default=0.1, gt=0.0, lt=1.0, description="width of the indifference zone")
+    alpha: float = Field(default=0.05, gt=0.0, lt=0.5, description="nominal P(pass | recall <= gate-delta)")
+    beta: float = Field(default=0.05, gt=0.0, lt=0.5, description="nominal P(fail | recall >= gate)")
+    max_trials: int = Field(ge=1, le=100_000, description="trials after which the test must decide")
+    group_size: int = Field(
+        default=1, ge=1, description="trials between looks (adaptive runs look once per round of depths)"
+    )
+
+    @model_validator(mode="after")
+    def _zone_inside_unit_interval(self) -> SprtDesign:
+        if self.gate - self.delta <= 0.0:
+            raise ValueError(f"gate - delta must be above 0 (gate {self.gate}, delta {self.delta})")
+        return self
+
+    @property
+    def p0(self) -> float:
+        return self.gate - self.delta
+
+    @property
+    def p1(self) -> float:
+        return self.gate
+
+    @property
+    def upper(self) -> float:
+        """llr at or above which the test passes."""
+        return math.log((1.0 - self.beta) / self.alpha)
+
+    @property
+    def lower(self) -> float:
+        """llr at or below which the test fails."""
+        return math.log(self.beta / (1.0 - self.alpha))
+
+    def llr(self, correct: int, n: int) -> float:
+        """Log-likelihood ratio of H1 against H0 after `correct` of `n` (-inf: a miss ruled out p1 = 1)."""
+        if not 0 <= correct <= n:
+            raise ValueError(f"correct must be in 0..n, got {correct} of {n}")
+        misses = n - correct
+        value = correct * math.log(self.p1 / self.p0)
+        if misses:
+            if self.p1 >= 1.0:
+                return -math.inf
+            value += misses * math.log((1.0 - self.p1) / (1.0 - self.p0))
+        return value
+
+    def decide(self, correct: int, n: int, *, final: bool = False) -> Decision | None:
+        """'pass', 'fail', or None to sample on; at `max_trials` (or when `final`) always a decision."""
+        value = self.llr(correct, n)
+        if value >= self.upper:
+            return "pass"
+        if value <= self.lower:
+            return "fail"
+        if final or n >= self.max_trials:
+            return "pass" if value > 0.0 else "fail"
+        return None
+
+    def is_look(self, n: int) -> bool:
+        """Whether the test looks after the n-th trial (every `group_size` trials, and at the end)."""
+        return n % self.group_size == 0 or n >= self.max_trials
+
+
+class OperatingCharacteristics(BaseModel):
+    """Exact properties of a design (what the certificate states)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    false_pass: float = Field(
+        description="exact P(pass) when recall = gate - delta (bounds every lower recall)"
+    )
+    false_fail: float = Field(description="exact P(fail) when recall = gate (bounds every higher recall)")
+    expected_trials_at_gate: float
+    expected_trials_at_p0: float
+    trials_if_all_correct: int
+
+
+def _run_distribution(design: SprtDesign, p: float) -> tuple[float, float]:
+    """(P(pass), E[trials]) when every trial is correct with probability p, exactly."""
+    # alive[s] = probability of having s correct after n trials with no decision yet.
+    alive = {0: 1.0}
+    passed = expected = 0.0
+    for n in range(1, design.max_trials + 1):
+        step: dict[int, float] = {}
+        for s, mass in alive.items():
+            if mass == 0.0:
+                continue
+            step[s + 1] = step.get(s + 1, 0.0) + mass * p
+            step[s] = step.get(s, 0.0) + mass * (1.0 - p)
+        if not design.is_look(n):
+            alive = step
+            continue
+        alive = {}
+        for s, mass in step.items():
+            decision = design.decide(s, n)
+            if decision is None:
+                alive[s] = mass
+                continue
+            expected += n * mass
+            if decision == "pass":
+                passed += mass
+        if not alive:
+            break
+    return passed, expected
+
+
+def operating_characteristics(design: SprtDesign) -> OperatingCharacteristics:
+    """The design's exact error rates and expected sample sizes (O(max_trials^2) arithmetic)."""
+    pass_at_p0, trials_at_p0 = _run_distribution(design, design.p0)
+    pass_at_p1, trials_at_p1 = _run_distribution(design, design.p1)
+    all_correct = next(
+        n for n in range(1, design.max_trials + 1) if design.is_look(n) and design.decide(n, n) is not None
+    )
+    return OperatingCharacteristics(
+        false_pass=pass_at_p0,
+        false_fail=1.0 - pass_at_p1,
+        expected_trials_at_gate=trials_at_p1,
+        expected_trials_at_p0=trials_at_p0,
+        trials_if_all_correct=all_correct,
+    )

@@ -1,0 +1,108 @@
+"""The truncated SPRT for gates: thresholds, truncation, and exact error rates checked by simulation."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from ropeguard.evals.sprt import SprtDesign, _run_distribution, operating_characteristics
+
+
+def test_all_correct_passes_after_wald_bound() -> None:
+    design = SprtDesign(gate=0.9, delta=0.1, max_trials=40)
+    # Each success adds ln(0.9/0.8); the pass threshold is ln(0.95/0.05).
+    need = math.ceil(math.log(0.95 / 0.05) / math.log(0.9 / 0.8))
+    assert need == 25
+    assert design.decide(need - 1, need - 1) is None
+    assert design.decide(need, need) == "pass"
+    assert operating_characteristics(design).trials_if_all_correct == need
+
+
+def test_misses_fail_quickly_and_gate_one_fails_on_first_miss() -> None:
+    design = SprtDesign(gate=0.9, delta=0.2, max_trials=20)
+    # One miss costs ln(0.1/0.3) ~ -1.10; the fail threshold is ln(0.05/0.95) ~ -2.94.
+    assert design.decide(0, 2) is None
+    assert design.decide(0, 3) == "fail"
+    perfect = SprtDesign(gate=1.0, delta=0.1, max_trials=50)
+    assert perfect.decide(10, 11) == "fail"
+
+
+def test_truncation_always_decides() -> None:
+    design = SprtDesign(gate=0.9, delta=0.1, max_trials=8)
+    for correct in range(9):
+        assert design.decide(correct, 8) in ("pass", "fail")
+
+
+def test_indifference_zone_must_stay_above_zero() -> None:
+    with pytest.raises(ValidationError):
+        SprtDesign(gate=0.1, delta=0.1, max_trials=10)
+
+
+def _simulate(design: SprtDesign, p: float, runs: int, seed: int) -> tuple[float, float]:
+    rng = random.Random(seed)
+    passes = total = 0
+    for _ in range(runs):
+        correct = n = 0
+        while True:
+            n += 1
+            correct += rng.random() < p
+            if not design.is_look(n):
+                continue
+            decision = design.decide(correct, n)
+            if decision is not None:
+                passes += decision == "pass"
+                total += n
+                break
+    return passes / runs, total / runs
+
+
+@pytest.mark.parametrize(("p", "group"), [(0.7, 1), (0.8, 1), (0.9, 5), (0.97, 5), (0.8, 3)])
+def test_exact_distribution_matches_simulation(p: float, group: int) -> None:
+    design = SprtDesign(gate=0.9, delta=0.2, max_trials=20, group_size=group)
+    exact_pass, exact_trials = _run_distribution(design, p)
+    sim_pass, sim_trials = _simulate(design, p, runs=20_000, seed=7)
+    # 20,000 runs: the standard error of a proportion is at most 0.0036.
+    assert abs(exact_pass - sim_pass) < 0.015
+    assert abs(exact_trials - sim_trials) < 0.1
+
+
+def test_exact_error_rates_near_nominal_with_room_and_worse_when_truncated() -> None:
+    roomy = operating_characteristics(SprtDesign(gate=0.9, delta=0.2, max_trials=100))
+    # Wald: with room to decide, each error rate is at most about alpha / (1 - beta).
+    assert roomy.false_pass <= 0.05 / 0.95
+    assert roomy.false_fail <= 0.05 / 0.95
+    assert roomy.trials_if_all_correct == math.ceil(math.log(0.95 / 0.05) / math.log(0.9 / 0.7))
+    # Cut at 20 trials, many runs are settled by the sign of the llr: the exact rates (which a
+    # certificate must state) are well above the nominal ones.
+    tight = operating_characteristics(SprtDesign(gate=0.9, delta=0.2, max_trials=20))
+    assert tight.false_pass > roomy.false_pass
+    assert tight.false_pass > 0.05
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    gate=st.floats(0.5, 1.0),
+    delta=st.floats(0.05, 0.4),
+    max_trials=st.integers(1, 40),
+    low=st.floats(0.0, 1.0),
+    high=st.floats(0.0, 1.0),
+)
+def test_pass_probability_grows_with_recall(
+    gate: float, delta: float, max_trials: int, low: float, high: float
+) -> None:
+    if gate - delta <= 0.0:
+        return
+    design = SprtDesign(gate=gate, delta=delta, max_trials=max_trials)
+    low, high = sorted((low, high))
+    assert _run_distribution(design, low)[0] <= _run_distribution(design, high)[0] + 1e-9
+
+
+def test_looking_once_per_round_decides_at_round_ends() -> None:
+    design = SprtDesign(gate=0.9, delta=0.2, max_trials=20, group_size=5)
+    # 12 straight successes would pass trial by trial; with looks every 5 the pass comes at 15.
+    assert operating_characteristics(design).trials_if_all_correct == 15
