@@ -57,6 +57,9 @@ class Launch:
     rope_theta_flag: Value | None = None
     env: dict[str, Value] = field(default_factory=dict)
     image_version: Value | None = None
+    # vLLM installs that belong to this launch alone (a Dockerfile stage's `RUN pip install vllm==X`
+    # over its base image, a RayService runtime_env, a SkyPilot setup): they beat the image tag.
+    engine_pins: list[Pin] = field(default_factory=list)
     flag_spans: dict[str, tuple[int, str]] = field(default_factory=dict)  # flag -> (line, raw text)
 
 

