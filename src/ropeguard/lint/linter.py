@@ -117,7 +117,7 @@ def _parse(path: str, source: Source, text: str, notes: list[Note]) -> Extract |
         return None
 
 
-def extract_files(paths: list[str], notes: list[Note]) -> tuple[list[_File], int]:
+def extract_files(paths: list[str], notes: list[Note], *, markdown: bool = False) -> tuple[list[_File], int]:
     """Read and parse every file lint knows under the paths: (files with something to judge, files read)."""
     files: list[_File] = []
     read = 0
@@ -136,12 +136,25 @@ def extract_files(paths: list[str], notes: list[Note]) -> tuple[list[_File], int
         if source is None or text is None:
             continue
         read += 1
+        if markdown and source.name == "prose":
+            source = _markdown_blocks(name) or source
         if not source.worth_parsing(text):
             continue
         extract = _parse(path, source, text, notes)
         if extract is not None and (extract.launches or extract.pins or extract.image_versions):
             files.append(_File(path, extract))
     return files, read
+
+
+def _markdown_blocks(name: str) -> Source | None:
+    """Markdown is prose unless the caller opts in (`markdown=True`, `--markdown`): then its fenced
+    shell blocks are read, never the prose around them. Not registered, so detection is unchanged."""
+    from ropeguard.lint.sources.prose import is_markdown, parse_markdown_blocks
+    from ropeguard.lint.sources.shell import TRIGGERS
+
+    if not is_markdown(name):
+        return None
+    return Source("markdown", parse_markdown_blocks, is_markdown, triggers=TRIGGERS)
 
 
 def _maybe_script(path: str) -> bool:
@@ -321,6 +334,7 @@ def lint_report(
     offline: bool | None = None,
     model_config: str | None = None,
     rules: list[str] | None = None,
+    markdown: bool = False,
 ) -> LintReport:
     """Lint deployment files; the report holds findings, notes about skipped files and fix edits."""
     path_list = [paths] if isinstance(paths, str) else list(paths)
@@ -330,7 +344,7 @@ def lint_report(
         raise UsageError(f"--model-config {model_config!r} does not exist", hint="give a model folder")
     selected = set(rules) if rules else set(RULES)
     notes: list[Note] = []
-    files, read = extract_files(path_list, notes)
+    files, read = extract_files(path_list, notes, markdown=markdown)
     versions = _Versions(files, engine_version)
     resolver = ModelResolver(offline=offline, model_config=model_config)
     planner = Planner()
@@ -391,8 +405,11 @@ def lint(
     engine_version: str | None = None,
     offline: bool | None = None,
     model_config: str | None = None,
+    markdown: bool = False,
 ) -> list[Finding]:
-    """Lint deployment files and return the findings (see `lint_report` for notes and fix edits)."""
+    """Lint deployment files and return the findings (see `lint_report` for notes and fix edits).
+
+    `markdown=True` also reads the shell in Markdown's fenced ```bash / sh / console blocks."""
     return lint_report(
-        paths, engine_version=engine_version, offline=offline, model_config=model_config
+        paths, engine_version=engine_version, offline=offline, model_config=model_config, markdown=markdown
     ).findings

@@ -359,6 +359,108 @@ def yarn_max_position(ctx: LaunchContext) -> list[Hit]:
     ]
 
 
+# hf_overrides keys are config attribute names; the rope dict's keys are these (transformers 5 and
+# vLLM's rope layers, FACTS.md section 3). A key that is one of them spelled otherwise is never read.
+_CONFIG_KEYS = ("rope_parameters", "rope_scaling", "rope_theta", "max_position_embeddings", "text_config")
+_ROPE_PARAMS = (
+    "rope_type",
+    "type",
+    "factor",
+    "original_max_position_embeddings",
+    "rope_theta",
+    "attention_factor",
+    "beta_fast",
+    "beta_slow",
+    "mscale",
+    "mscale_all_dim",
+    "low_freq_factor",
+    "high_freq_factor",
+    "long_factor",
+    "short_factor",
+    "truncate",
+    "partial_rotary_factor",
+)
+
+
+def _squash(key: str) -> str:
+    return key.lower().replace("_", "").replace("-", "")
+
+
+def _misspelt(key: str, known: tuple[str, ...]) -> str | None:
+    """The known key this one means (`rope-scaling`, `ropeScaling` -> `rope_scaling`), else None."""
+    if key in known:
+        return None
+    return next((name for name in known if _squash(name) == _squash(key)), None)
+
+
+@launch_rule(
+    "RG304",
+    "override key no config field has (hyphenated, misspelt, or nested where the model has no such key)",
+)
+def unknown_override_key(ctx: LaunchContext) -> list[Hit]:
+    hits: list[Hit] = []
+    spec = ctx.spec
+    for override in ctx.launch.overrides:
+        data = override.data
+        if data is None:
+            continue
+        line = override.line or ctx.launch.line
+        levels: list[tuple[str, dict[str, object]]] = [("", data)]
+        nested = data.get("text_config")
+        if isinstance(nested, dict):
+            levels.append(("text_config.", nested))
+        for prefix, level in levels:
+            for key, value in level.items():
+                meant = _misspelt(key, _CONFIG_KEYS)
+                if meant is not None or "-" in key:
+                    right = meant or key.replace("-", "_")
+                    hits.append(
+                        Hit(
+                            "error",
+                            line,
+                            f"override key '{prefix}{key}' is not a config field: vLLM sets it on the "
+                            f"config and nothing reads it (the setting is lost); the key is '{right}'",
+                        )
+                    )
+                if isinstance(value, dict) and key in ("rope_parameters", "rope_scaling"):
+                    for inner in value:
+                        param = _misspelt(inner, _ROPE_PARAMS)
+                        if param is not None:
+                            hits.append(
+                                Hit(
+                                    "error",
+                                    line,
+                                    f"'{inner}' in {prefix}{key} is not a rope parameter (nothing reads it); "
+                                    f"the key is '{param}'",
+                                )
+                            )
+        if spec is not None and isinstance(nested, dict) and ctx.lacks_text_config:
+            hits.append(
+                Hit(
+                    "error",
+                    line,
+                    f"{spec.model} has no text_config (its rope settings are top-level): the override nested "
+                    "under 'text_config' is never applied; move its keys to the top level",
+                )
+            )
+        if (
+            spec is not None
+            and spec.text_config_key is not None
+            and not spec.has_own_scaling  # RG204 already says it for models with their own scaling
+            and any(key in data for key in ("rope_parameters", "rope_scaling"))
+        ):
+            hits.append(
+                Hit(
+                    "error",
+                    line,
+                    f"{spec.model} keeps its rope settings in {spec.text_config_key}: a top-level rope "
+                    f"override does not reach them; nest it as "
+                    f'{{"{spec.text_config_key}": {{"rope_parameters": ...}}}}',
+                )
+            )
+    return hits
+
+
 @launch_rule("RG302", "override JSON does not parse")
 def bad_json(ctx: LaunchContext) -> list[Hit]:
     broken = list(ctx.launch.overrides)

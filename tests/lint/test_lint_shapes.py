@@ -1,0 +1,136 @@
+"""Launch parsing the way a shell / Kubernetes / Python reader sees it (shapes from tests/lint/realworld)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from ropeguard.lint import lint
+from ropeguard.lint.linter import extract_files
+
+REALWORLD = Path(__file__).parent / "realworld"
+
+
+def _launches(path: Path) -> list[object]:
+    files, _ = extract_files([str(path)], [])
+    return [launch for item in files for launch in item.extract.launches]
+
+
+def _one(path: Path) -> object:
+    (launch,) = _launches(path)
+    return launch
+
+
+def test_a_bash_array_built_with_plus_equals_is_one_launch() -> None:
+    launch = _one(REALWORLD / "bash_array.sh")
+    assert launch.model.text == "Qwen/Qwen3-8B"  # type: ignore[attr-defined]
+    assert launch.max_model_len.text == "131072"  # type: ignore[attr-defined]
+
+
+def test_shell_variables_and_defaults_are_followed(tmp_path: Path) -> None:
+    launch = _one(REALWORLD / "shell_vars.sh")
+    assert (launch.model.text, launch.max_model_len.text) == ("Qwen/Qwen3-8B", "131072")  # type: ignore[attr-defined]
+    script = tmp_path / "serve.sh"
+    script.write_text("vllm serve ${MODEL:-Qwen/Qwen3-8B} --max-model-len $(cat len.txt)\n")
+    launch = _one(script)
+    assert launch.model.text == "Qwen/Qwen3-8B"  # type: ignore[attr-defined]
+    assert launch.max_model_len.text == "$(cat len.txt)"  # type: ignore[attr-defined]  # never run
+
+
+def test_a_substituted_value_is_never_edited_by_fix(tmp_path: Path) -> None:
+    from ropeguard.lint import lint_report
+
+    script = tmp_path / "serve.sh"
+    script.write_text('LEN=131072\nvllm serve Qwen/Qwen3-8B --max-model-len $LEN --hf-overrides "$O"\n')
+    report = lint_report([str(script)], offline=True)
+    assert report.edits == []
+
+
+def test_k8s_dollar_paren_comes_from_the_containers_env() -> None:
+    launches = _launches(REALWORLD / "lws_leader_worker.yaml")
+    assert [launch.max_model_len.text for launch in launches] == ["131072", "32768"]  # type: ignore[attr-defined]
+
+
+def test_skypilot_envs_are_substituted_into_run() -> None:
+    launch = _one(REALWORLD / "skypilot_serve.yaml")
+    assert (launch.model.text, launch.max_model_len.text) == ("Qwen/Qwen3-8B", "131072")  # type: ignore[attr-defined]
+
+
+def test_the_dotted_rope_scaling_form_is_a_rope_flag() -> None:
+    (finding,) = lint([str(REALWORLD / "k8s_dotted_rope.yaml")], offline=True)
+    assert (finding.rule, finding.severity) == ("RG101", "error")
+    assert "vLLM 0.12.0 (image tag at line 12)" in finding.message
+    launch = _one(REALWORLD / "k8s_dotted_rope.yaml")
+    assert launch.rope_scaling_flag.data == {  # type: ignore[attr-defined]
+        "rope_type": "yarn",
+        "factor": 4,
+        "original_max_position_embeddings": 32768,
+    }
+
+
+def test_dotted_hf_overrides_build_the_dict(tmp_path: Path) -> None:
+    script = tmp_path / "serve.sh"
+    script.write_text(
+        "vllm serve Qwen/Qwen3-8B --max-model-len 131072 --hf-overrides.rope_parameters.rope_type yarn "
+        "--hf-overrides.rope_parameters.factor=4 "
+        "--hf-overrides.rope_parameters.original_max_position_embeddings 40960\n"
+    )
+    assert "RG201" in {f.rule for f in lint([str(script)], offline=True, engine_version="0.12.0")}
+
+
+def test_a_broken_rope_flag_in_lws_worker_args_is_found() -> None:
+    findings = lint([str(REALWORLD / "lws_leader_worker.yaml")], offline=True)
+    assert ("RG101", 38, "error") in {(f.rule, f.line, f.severity) for f in findings}
+
+
+def test_rayservice_serve_config_args_are_a_launch_with_its_runtime_env_pin() -> None:
+    (finding,) = lint([str(REALWORLD / "rayservice_vllm.yaml")], offline=True)
+    assert (finding.rule, finding.line) == ("RG205", 18)
+    launch = _one(REALWORLD / "rayservice_vllm.yaml")
+    assert [pin.raw for pin in launch.engine_pins] == ["vllm==0.12.0"]  # type: ignore[attr-defined]
+
+
+def test_docker_run_latest_is_unpinned_like_the_dockerfile_case() -> None:
+    (finding,) = lint([str(REALWORLD / "docker_run_latest.sh")], offline=True)
+    assert (finding.rule, finding.severity, finding.line) == ("RG301", "warning", 6)
+    assert "'latest'" in finding.message
+
+
+def test_helm_repository_and_tag_set_the_version() -> None:
+    (finding,) = lint([str(REALWORLD / "production_stack_old_tag.yaml")], offline=True)
+    assert finding.severity == "info" and "vLLM 0.10.1 (image tag at line 7)" in finding.message
+
+
+def test_python_names_bound_to_literals_are_followed(tmp_path: Path) -> None:
+    launch = _one(REALWORLD / "python_hf_overrides.py")
+    assert launch.model.text == "Qwen/Qwen3-8B"  # type: ignore[attr-defined]
+    assert launch.overrides[0].data["max_position_embeddings"] == 131072  # type: ignore[attr-defined]
+    script = tmp_path / "twice.py"
+    script.write_text(
+        "from vllm import LLM\no = {'rope_parameters': {'rope_type': 'yarn'}}\no = {}\n"
+        "LLM(model='Qwen/Qwen3-8B', hf_overrides=o, max_model_len=131072)\n"
+    )
+    assert lint([str(script)], offline=True) == []  # assigned twice: not known without running it
+
+
+def test_hyphenated_override_key_is_reported() -> None:
+    findings = lint([str(REALWORLD / "hyphen_override.sh")], offline=True)
+    (unknown,) = [f for f in findings if f.rule == "RG304"]
+    assert "'rope-scaling'" in unknown.message and "'rope_scaling'" in unknown.message
+
+
+def test_markdown_blocks_are_read_only_on_request(tmp_path: Path) -> None:
+    readme = REALWORLD / "qwen_readme.md"
+    assert lint([str(readme)], offline=True) == []
+    assert [(f.rule, f.line) for f in lint([str(readme)], offline=True, markdown=True)] == [("RG205", 4)]
+    console = tmp_path / "guide.md"
+    console.write_text("```console\n$ vllm serve Qwen/Qwen3-8B --max-model-len 131072\nINFO started\n```\n")
+    assert [f.line for f in lint([str(console)], offline=True, markdown=True)] == [2]
+
+
+def test_cli_markdown_flag(tmp_path: Path) -> None:
+    readme = REALWORLD / "qwen_readme.md"
+    run = [sys.executable, "-m", "ropeguard", "lint", str(readme), "--offline", "--format", "json"]
+    assert subprocess.run(run, capture_output=True, check=False).returncode == 0
+    assert subprocess.run([*run, "--markdown"], capture_output=True, check=False).returncode == 1
