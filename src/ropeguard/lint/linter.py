@@ -375,7 +375,11 @@ def lint_report(
                     findings.append(_finding(rule.id, hit, item.path, fix))
                 if hits and any(h.fixable for h in hits):
                     edits.extend(_edits_for(ctx, rule.id, item.path))
-        pin_ctx = PinContext(pins=extract.pins, image_versions=extract.image_versions)
+        pin_ctx = PinContext(
+            pins=extract.pins,
+            image_versions=extract.image_versions,
+            source=extract.source,
+        )
         for rule in RULES.values():
             if rule.pin_check is None or rule.id not in selected:
                 continue

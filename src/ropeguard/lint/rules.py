@@ -15,7 +15,16 @@ from ropeguard.engines import vllm_versions as facts
 from ropeguard.lint.context import LaunchContext, RopeOverride
 from ropeguard.lint.finding import Severity
 from ropeguard.lint.launch import ALLOW_LONG_ENV, Pin, Value
-from ropeguard.lint.versions import allows, foreign_tag, tag_release, torch_pin, transformers_requirement
+from ropeguard.lint.versions import (
+    COMPANION_PACKAGES,
+    allows,
+    companion_torch,
+    companion_version,
+    foreign_tag,
+    tag_release,
+    torch_pin,
+    transformers_requirement,
+)
 
 _YARN = ("yarn", "deepseek_yarn")
 
@@ -500,6 +509,7 @@ class PinContext:
 
     pins: list[Pin]
     image_versions: list[Value]
+    source: str = "requirements"  # a requirements line can become a comment; a command-line word cannot
 
 
 def _exact_vllm(ctx: PinContext) -> tuple[str, str, int] | None:
@@ -541,8 +551,9 @@ def stack_pins(ctx: PinContext) -> list[Hit]:
             )
     found = _exact_vllm(ctx)
     if found is None:
-        return hits
+        return hits + _companions(ctx, None)
     version, distribution, _ = found
+    hits.extend(_companions(ctx, torch_pin(version, distribution)))
     for pin in ctx.pins:
         if pin.package == "torch":
             wanted = torch_pin(version, distribution)
@@ -574,6 +585,48 @@ def stack_pins(ctx: PinContext) -> list[Hit]:
                         old=pin.raw,
                     )
                 )
+    return hits
+
+
+def _companions(ctx: PinContext, required_torch: str | None) -> list[Hit]:
+    """torchvision / torchaudio pins that do not match the torch the file ends up with: the one vLLM
+    requires (which --fix moves torch to), else the file's own exact torch pin."""
+    torch = required_torch or next((p.exact for p in ctx.pins if p.package == "torch" and p.exact), None)
+    if torch is None:
+        return []
+    hits: list[Hit] = []
+    for pin in ctx.pins:
+        if pin.package not in COMPANION_PACKAGES or not pin.exact:
+            continue
+        wanted = companion_version(torch, pin.package)
+        built_for = companion_torch(pin.package, pin.exact)
+        if wanted is not None and pin.exact.split("+", 1)[0] == wanted:
+            continue
+        if wanted is None and (built_for is None or built_for == torch.split("+", 1)[0]):
+            continue  # neither release is known here: nothing to claim
+        why = f" (it is built for torch {built_for})" if built_for else ""
+        fix: str | None
+        if wanted is not None:
+            fix, then = f"{pin.package}=={wanted}", f"needs {pin.package}=={wanted}"
+        else:
+            # No release known for this torch: drop the pin and let pip pick the one built for it
+            # (a comment in a requirements file, the word removed from a command line; a pyproject
+            # string cannot be dropped by a one-line edit).
+            dropped = (
+                f"# {pin.raw}  (dropped by ropeguard: pip picks the {pin.package} built for torch {torch})"
+            )
+            fix = {"requirements": dropped, "shell": "", "dockerfile": ""}.get(ctx.source)
+            then = f"needs the {pin.package} built for it"
+        hits.append(
+            Hit(
+                "error",
+                pin.line,
+                f"'{pin.raw}' cannot be installed with torch {torch}{why}; torch {torch} {then}",
+                fixable=False,
+                fix=fix,
+                old=pin.raw,
+            )
+        )
     return hits
 
 

@@ -57,6 +57,38 @@ def tag_release(tag: str | None) -> Version | None:
     return lenient_version(tag)
 
 
+# The torchvision / torchaudio release built for each torch release (pytorch/vision README's
+# compatibility table; torchaudio has shared torch's version number since 2.1). Each wheel requires
+# exactly its torch, so moving torch without them leaves an install that cannot resolve.
+_COMPANIONS: dict[str, dict[str, str]] = {
+    "2.4.0": {"torchvision": "0.19.0", "torchaudio": "2.4.0"},
+    "2.4.1": {"torchvision": "0.19.1", "torchaudio": "2.4.1"},
+    "2.5.0": {"torchvision": "0.20.0", "torchaudio": "2.5.0"},
+    "2.5.1": {"torchvision": "0.20.1", "torchaudio": "2.5.1"},
+    "2.6.0": {"torchvision": "0.21.0", "torchaudio": "2.6.0"},
+    "2.7.0": {"torchvision": "0.22.0", "torchaudio": "2.7.0"},
+    "2.7.1": {"torchvision": "0.22.1", "torchaudio": "2.7.1"},
+    "2.8.0": {"torchvision": "0.23.0", "torchaudio": "2.8.0"},
+    "2.9.0": {"torchvision": "0.24.0", "torchaudio": "2.9.0"},
+    "2.9.1": {"torchvision": "0.24.1", "torchaudio": "2.9.1"},
+}
+COMPANION_PACKAGES = ("torchvision", "torchaudio")
+
+
+def _base(version: str) -> str:
+    return version.split("+", 1)[0].strip()
+
+
+def companion_version(torch: str, package: str) -> str | None:
+    """The `package` (torchvision / torchaudio) release built for this torch, None when not known."""
+    return _COMPANIONS.get(_base(torch), {}).get(package)
+
+
+def companion_torch(package: str, version: str) -> str | None:
+    """The torch release a torchvision / torchaudio release was built for, None when not known."""
+    return next((t for t, pins in _COMPANIONS.items() if pins.get(package) == _base(version)), None)
+
+
 @lru_cache(maxsize=256)
 def torch_pin(vllm_version: str, distribution: str = "vllm") -> str | None:
     """The exact torch version the release pins (`2.6.0`), or None when unknown."""
