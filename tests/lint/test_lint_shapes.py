@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from ropeguard.lint import lint
 from ropeguard.lint.linter import extract_files
 
@@ -134,3 +136,49 @@ def test_cli_markdown_flag(tmp_path: Path) -> None:
     run = [sys.executable, "-m", "ropeguard", "lint", str(readme), "--offline", "--format", "json"]
     assert subprocess.run(run, capture_output=True, check=False).returncode == 0
     assert subprocess.run([*run, "--markdown"], capture_output=True, check=False).returncode == 1
+
+
+def test_rg204_says_a_top_level_override_does_not_reach_text_config() -> None:
+    # google/gemma-3-27b-it: its rope_scaling (linear x8) sits in text_config.
+    (finding,) = lint([str(REALWORLD / "gemma3_toplevel.sh")], offline=True)
+    assert finding.rule == "RG204"
+    assert "does not reach text_config and changes nothing" in finding.message
+    assert "replaces that scaling" not in finding.message
+
+
+def test_rg204_nested_override_on_gemma3_replaces_its_scaling(tmp_path: Path) -> None:
+    script = tmp_path / "serve.sh"
+    script.write_text(
+        "pip install vllm==0.12.0\nvllm serve google/gemma-3-27b-it --hf-overrides "
+        '\'{"text_config": {"rope_parameters": {"rope_type": "yarn", "factor": 4.0}}}\'\n'
+    )
+    messages = [f.message for f in lint([str(script)], offline=True) if f.rule == "RG204"]
+    assert messages and "replaces that scaling" in messages[0]
+
+
+def test_qwen3_override_nested_under_text_config_is_found() -> None:
+    findings = lint([str(REALWORLD / "qwen3_text_config.sh")], offline=True)
+    by_rule = {f.rule: f.message for f in findings}
+    assert "has no text_config" in by_rule["RG304"]
+    assert "RG205" in by_rule  # the nested override scales nothing
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        # Qwen3-8B: max_position_embeddings 40960, native 32768 (config.json and model card).
+        ("vllm serve Qwen/Qwen3-8B --max-model-len 131072", "vLLM refuses to start"),
+        (
+            "VLLM_ALLOW_LONG_MAX_MODEL_LEN=1 vllm serve Qwen/Qwen3-8B --max-model-len 131072",
+            "lets vLLM start",
+        ),
+        ("vllm serve Qwen/Qwen3-8B --max-model-len 36000", "vLLM accepts it (up to the derived 40960)"),
+    ],
+)
+def test_rg205_message_is_true_per_case(tmp_path: Path, text: str, says: str) -> None:
+    script = tmp_path / "serve.sh"
+    script.write_text(text + "\n")
+    (finding,) = lint([str(script)], offline=True, engine_version="0.12.0")
+    assert finding.rule == "RG205" and says in finding.message
+    if "refuses" in says:
+        assert "silently degrade" not in finding.message

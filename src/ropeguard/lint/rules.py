@@ -296,16 +296,23 @@ def stacked_scaling(ctx: LaunchContext) -> list[Hit]:
         same_factor = rope.number("factor") in (None, own.factor)
         if same_type and same_factor:
             continue  # restating the model's own scaling changes nothing
-        hits.append(
-            Hit(
-                "error",
-                _line(ctx, rope),
-                f"{spec.model} already extends its window with {own.rope_type} "
-                f"x{_fmt(own.factor)} (native {spec.native_context}); this {rope.rope_type or 'rope'} "
-                "override replaces that scaling and computes from the wrong base",
-                fixable=False,
+        what = rope.rope_type or "rope"
+        top_level = rope.container is rope.origin.data and rope.key != "--rope-scaling"
+        if spec.text_config_key is not None and top_level:
+            # FACTS.md section 1: dict overrides replace top-level keys; nested configs need nesting.
+            message = (
+                f"{spec.model} keeps its rope settings (its own {own.rope_type} x{_fmt(own.factor)}, "
+                f"native {spec.native_context}) in {spec.text_config_key}: this top-level {what} override "
+                f"does not reach {spec.text_config_key} and changes nothing; nested there it would replace "
+                "that scaling and compute from the wrong base"
             )
-        )
+        else:
+            message = (
+                f"{spec.model} already extends its window with {own.rope_type} "
+                f"x{_fmt(own.factor)} (native {spec.native_context}); this {what} "
+                "override replaces that scaling and computes from the wrong base"
+            )
+        hits.append(Hit("error", _line(ctx, rope), message, fixable=False))
     return hits
 
 
@@ -317,20 +324,30 @@ def unscaled_long(ctx: LaunchContext) -> list[Hit]:
     spec = ctx.spec
     line = ctx.launch.max_model_len.line if ctx.launch.max_model_len is not None else ctx.launch.line
     if spec is not None and length > spec.native_context:
-        extra = f" ({ALLOW_LONG_ENV} lets vLLM start anyway)" if ctx.allow_long else ""
         what = (
             f"the {spec.native_context} its own {spec.rope.rope_type} scaling covers, with no override"
             if spec.has_own_scaling
             else f"{spec.model}'s native context {spec.native_context} with no rope scaling"
         )
-        return [
-            Hit(
-                "error",
-                line,
-                f"--max-model-len {length} is beyond {what}{extra}: prompts past "
-                f"{spec.native_context} are accepted and silently degrade",
+        derived = _derived_max_len(ctx)
+        if length > derived and not ctx.allow_long:
+            # vllm/config/model.py (FACTS.md section 1): a length past the derived one is refused.
+            effect = (
+                f"vLLM refuses to start (max_model_len {length} is greater than the derived {derived}) "
+                f"unless {ALLOW_LONG_ENV}=1, and with it prompts past {spec.native_context} would run "
+                "unscaled and degrade"
             )
-        ]
+        elif length > derived:
+            effect = (
+                f"{ALLOW_LONG_ENV} lets vLLM start past the derived {derived}: prompts past "
+                f"{spec.native_context} are accepted and silently degrade"
+            )
+        else:
+            effect = (
+                f"vLLM accepts it (up to the derived {derived}): prompts past {spec.native_context} "
+                "are accepted and silently degrade"
+            )
+        return [Hit("error", line, f"--max-model-len {length} is beyond {what}: {effect}")]
     if spec is None and ctx.allow_long:
         env_line = ctx.env[ALLOW_LONG_ENV].line
         return [
@@ -342,6 +359,20 @@ def unscaled_long(ctx: LaunchContext) -> list[Hit]:
             )
         ]
     return []
+
+
+def _derived_max_len(ctx: LaunchContext) -> int:
+    """The longest max_model_len vLLM starts with for this model, no override and no env (read from
+    vllm/config/model.py's _get_and_verify_max_len): max_position_embeddings, times the config's own
+    scaling factor for the rope types that multiply it (not llama3 / longrope, nor yarn from 0.30)."""
+    spec = ctx.spec
+    assert spec is not None
+    own = spec.rope
+    multiplied = own.rope_type not in ("default", "llama3", "longrope", "su", "mrope")
+    if own.rope_type in _YARN and facts.yarn_max_len_from_max_position(ctx.engine_version):
+        multiplied = False
+    factor = own.factor if multiplied and own.factor else 1.0
+    return int(spec.max_position_embeddings * factor)
 
 
 @launch_rule("RG206", "vLLM >= 0.30: YaRN override without max_position_embeddings below the max length")
