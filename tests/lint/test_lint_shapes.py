@@ -182,3 +182,26 @@ def test_rg205_message_is_true_per_case(tmp_path: Path, text: str, says: str) ->
     assert finding.rule == "RG205" and says in finding.message
     if "refuses" in says:
         assert "silently degrade" not in finding.message
+
+
+def test_findings_on_a_family_level_model_say_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # models/ resolves ids it has no config for (/models/Qwen3-32B-FP8) by family rules; lint marks
+    # the findings that rest on such facts. Simulated here with the registry's Qwen3-8B facts.
+    from ropeguard.lint.context import ModelResolver
+    from ropeguard.models.reader import load_model_spec
+
+    real = load_model_spec("Qwen/Qwen3-8B", offline=True)
+    family = real.model_copy(
+        update={
+            "model": "/models/Qwen3-32B-FP8",
+            "native_context_source": "ropeguard family rule qwen3 (name)",
+        }
+    )
+    monkeypatch.setattr(ModelResolver, "_load", lambda self, model: family)
+    script = tmp_path / "serve.sh"
+    script.write_text("pip install vllm==0.12.0\nvllm serve /models/Qwen3-32B-FP8 --max-model-len 131072\n")
+    (finding,) = lint([str(script)], offline=True)
+    assert finding.rule == "RG205" and "family-level" in finding.message
+    monkeypatch.setattr(ModelResolver, "_load", lambda self, model: real)
+    (finding,) = lint([str(script)], offline=True)
+    assert "family-level" not in finding.message

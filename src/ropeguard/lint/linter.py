@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import metadata
 from pathlib import Path
 
@@ -27,10 +27,20 @@ from ropeguard.lint.launch import Extract, Launch, Pin, Value
 from ropeguard.lint.rules import RULES, Hit, PinContext
 from ropeguard.lint.sources import Source, detect
 from ropeguard.lint.versions import foreign_tag, lenient_version, tag_release
+from ropeguard.models.spec import ModelSpec
 
 MAX_BYTES = 2 * 1024 * 1024
 _SKIP_DIRS = {".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", "venv", ".tox", ".mypy_cache"}
 _OVERRIDE_RULES = ("RG102", "RG103", "RG201", "RG202", "RG203", "RG206", "RG303")
+# Rules whose verdict rests on the model's facts (native context, theta, own scaling, layout).
+_MODEL_RULES = ("RG201", "RG202", "RG203", "RG204", "RG205", "RG206", "RG304")
+
+
+def family_level(spec: ModelSpec | None) -> bool:
+    """The model was resolved by a family rule from its name (no config.json of its own was read)."""
+    if spec is None:
+        return False
+    return getattr(spec, "resolved_by", None) == "family" or "family rule" in spec.native_context_source
 
 
 @dataclass
@@ -370,6 +380,8 @@ def lint_report(
                 if rule.launch_check is None or rule.id not in selected:
                     continue
                 hits = rule.launch_check(ctx)
+                if spec is not None and rule.id in _MODEL_RULES and family_level(spec):
+                    hits = [replace(hit, message=hit.message + _family_note(spec)) for hit in hits]
                 for hit in hits:
                     fix = hit.fix if hit.fix is not None else (ctx.fix() if hit.fixable else None)
                     findings.append(_finding(rule.id, hit, item.path, fix))
@@ -393,6 +405,13 @@ def lint_report(
     findings.sort(key=lambda f: (f.path, f.line, SEVERITY_ORDER[f.severity], f.rule))
     unique_edits = list(dict.fromkeys(edits))
     return LintReport(findings=findings, notes=notes, edits=unique_edits, files_read=read)
+
+
+def _family_note(spec: ModelSpec) -> str:
+    return (
+        f" (family-level: {spec.model} was matched by ropeguard's family rule for its name, not read from "
+        "its own config.json; --model-config DIR checks against the real one)"
+    )
 
 
 def _finding(rule: str, hit: Hit, path: str, fix: str | None) -> Finding:
