@@ -205,3 +205,16 @@ def test_findings_on_a_family_level_model_say_so(tmp_path: Path, monkeypatch: py
     monkeypatch.setattr(ModelResolver, "_load", lambda self, model: real)
     (finding,) = lint([str(script)], offline=True)
     assert "family-level" not in finding.message
+
+
+def test_a_broken_rope_flag_in_headless_lws_worker_args_is_found() -> None:
+    findings = lint([str(REALWORLD / "lws_multinode_headless.yaml")], offline=True)
+    assert {(f.rule, f.line) for f in findings} == {("RG101", 36), ("RG204", 36)}  # the worker's args
+
+
+def test_a_quoted_serve_config_reports_at_its_line_and_is_never_edited() -> None:
+    from ropeguard.lint import lint_report
+
+    report = lint_report([str(REALWORLD / "rayservice_serve_llm.yaml")], offline=True)
+    assert [(f.rule, f.line) for f in report.findings] == [("RG201", 8)]
+    assert report.edits == []

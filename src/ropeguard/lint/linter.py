@@ -284,7 +284,7 @@ class _Versions:
             for v in extract.image_versions
             if tag_release(v.text) is not None
         ]
-        tiers.append(("pinned at", same_file))
+        tiers.append(("in this file at", same_file))
         tiers.append(("pinned in", self._tree(launch.path, _VLLM)))
         for label, evidence in tiers:
             if not evidence:

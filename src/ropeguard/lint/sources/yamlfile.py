@@ -62,22 +62,27 @@ class _Scope:
 
 
 class _Reader:
-    def __init__(self, path: str, text: str, offset: int = 0) -> None:
+    def __init__(self, path: str, text: str, offset: int = 0, flat: int | None = None) -> None:
         self.path = path
         self.lines = text.split("\n")
         self.scopes: list[_Scope] = []
         self.offset = offset  # lines above this text in the file (an embedded document)
+        self.flat = flat  # an embedded document written as one quoted scalar: all of it is on this line
 
     def line(self, node: yaml.Node) -> int:
+        if self.flat is not None:
+            return self.flat
         return int(node.start_mark.line) + 1 + self.offset
 
     def word(self, node: yaml.ScalarNode) -> Word:
         line = node.start_mark.line + 1
         text = str(node.value)
         here = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
-        verbatim = "\n" not in text and text in here
+        # Inside a quoted embedded document the file holds escapes, not this text: never edited.
+        verbatim = "\n" not in text and text in here and self.flat is None
         raw = text if verbatim else json.dumps(text)
-        return Word(text, line + self.offset, raw, single_quoted=verbatim and node.style == "'")
+        line = self.flat if self.flat is not None else line + self.offset
+        return Word(text, line, raw, single_quoted=verbatim and node.style == "'")
 
     def value(self, node: yaml.ScalarNode) -> Value:
         word = self.word(node)
@@ -147,7 +152,7 @@ class _Reader:
             if "\\" not in joined and all(part.strip() for part in inner):
                 text = " \\\n".join(part.strip() for part in inner)
                 line = node.start_mark.line + 1
-        line += self.offset
+        line = self.flat if self.flat is not None else line + self.offset
         if node.style == ">":
             # Folding joined the lines with spaces; read them from the file instead, joined as shell
             # continuations, so each word keeps the line it is on.
@@ -235,8 +240,10 @@ class _Reader:
 
     def embedded(self, node: yaml.ScalarNode, scope: _Scope, top: _Scope) -> None:
         """KubeRay's `serveConfigV2`: a Ray Serve config held as a YAML string, read as YAML in place."""
-        offset = self.line(node) if node.style in ("|", ">") else self.line(node) - 1
-        inner = _Reader(self.path, str(node.value), offset)
+        block = node.style in ("|", ">")
+        # A block scalar's text starts on the next line; a quoted one ("applications:\n- ...") has
+        # no lines of its own in the file, so everything in it is reported at the scalar's line.
+        inner = _Reader(self.path, str(node.value), self.line(node), flat=None if block else self.line(node))
         inner.scopes = self.scopes
         for document in yaml.compose_all(str(node.value), Loader=_Loader):
             if document is not None:
