@@ -218,3 +218,19 @@ def test_a_quoted_serve_config_reports_at_its_line_and_is_never_edited() -> None
     report = lint_report([str(REALWORLD / "rayservice_serve_llm.yaml")], offline=True)
     assert [(f.rule, f.line) for f in report.findings] == [("RG201", 8)]
     assert report.edits == []
+
+
+def test_self_doubling_variables_stay_bounded(tmp_path: Path) -> None:
+    script = tmp_path / "serve.sh"
+    script.write_text("A=x\n" + "A=$A$A\n" * 64 + "vllm serve Qwen/Qwen3-8B --max-model-len $A\n")
+    launch = _one(script)
+    assert len(launch.max_model_len.text) <= 8192  # type: ignore[attr-defined]
+
+
+def test_a_serve_config_with_anchors_is_not_walked(tmp_path: Path) -> None:
+    manifest = tmp_path / "ray.yaml"
+    bomb = (
+        "a: &a [x, x]\\nb: &b [*a, *a]\\nc: [*b, *b]\\nargs: {model: Qwen/Qwen3-8B, max-model-len: 131072}\\n"
+    )
+    manifest.write_text(f'kind: RayService\nspec:\n  serveConfigV2: "{bomb}"\n')
+    assert lint([str(manifest)], offline=True) == []

@@ -38,6 +38,9 @@ _SHELL_VAR = re.compile(
 _K8S_VAR = re.compile(r"\$\((?P<bare>[A-Za-z_][A-Za-z0-9_]*)\)")
 
 
+MAX_EXPANDED = 8192  # characters one word may grow to by substitution
+
+
 def expand(
     words: list[Word], variables: dict[str, Value], *, shell: bool = True, k8s: bool = False
 ) -> list[Word]:
@@ -54,6 +57,8 @@ def expand(
             text = _K8S_VAR.sub(lambda m: _lookup(m, variables), text)
         if shell and not text.startswith("$("):
             text = _SHELL_VAR.sub(lambda m: _lookup(m, variables), text)
+        if len(text) > MAX_EXPANDED:
+            text = word.text  # `A=$A$A` repeated grows without bound: keep what the file says
         out.append(word if text == word.text else Word(text, word.line, word.raw))
     return out
 

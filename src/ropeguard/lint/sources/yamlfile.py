@@ -38,6 +38,7 @@ _ARGV_KEYS = ("entrypoint", "command", "args", "extraargs", "arguments")
 _MODEL_KEYS = ("model", "modelname", "modelid", "modelurl", "modelpath")
 _SIGNAL_TEXT = ("--max-model-len", "--max_model_len", "--hf-overrides", "--hf_overrides", "vllm")
 _SIGNAL_KEYS = ("maxmodellen", "hfoverrides")
+_ANCHOR = re.compile(r"(?:^|[\s\[{,:-])&[^\s]")
 
 
 @lru_cache(maxsize=4096)
@@ -240,12 +241,15 @@ class _Reader:
 
     def embedded(self, node: yaml.ScalarNode, scope: _Scope, top: _Scope) -> None:
         """KubeRay's `serveConfigV2`: a Ray Serve config held as a YAML string, read as YAML in place."""
+        text = str(node.value)
+        if _ANCHOR.search(text):
+            return  # aliases could multiply the walk; Ray Serve configs do not use them
         block = node.style in ("|", ">")
         # A block scalar's text starts on the next line; a quoted one ("applications:\n- ...") has
         # no lines of its own in the file, so everything in it is reported at the scalar's line.
-        inner = _Reader(self.path, str(node.value), self.line(node), flat=None if block else self.line(node))
+        inner = _Reader(self.path, text, self.line(node), flat=None if block else self.line(node))
         inner.scopes = self.scopes
-        for document in yaml.compose_all(str(node.value), Loader=_Loader):
+        for document in yaml.compose_all(text, Loader=_Loader):
             if document is not None:
                 inner.walk(document, scope, top)
 
