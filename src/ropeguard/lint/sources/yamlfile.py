@@ -193,10 +193,13 @@ class _Reader:
             name = _norm(raw_key)
             if raw_key == ALLOW_LONG_ENV and isinstance(item, yaml.ScalarNode):
                 scope.env[ALLOW_LONG_ENV] = self.value(item)
-            elif name == "image":
-                self.image(item, scope)
+            elif name in ("image", "imageid"):
+                self.image(item, scope)  # `image_id: docker:vllm/vllm-openai:v0.x` is SkyPilot's
             elif name in ("repository", "tag") and repository is not None and tag is not None:
                 continue
+            elif name == "environment":
+                self.environment(item, scope)
+                self.walk(item, scope, top)
             elif name in ("envs", "envvars") and isinstance(item, yaml.MappingNode):
                 for env_key, env_value in item.value:  # SkyPilot `envs:`, Ray `env_vars:`
                     if isinstance(env_key, yaml.ScalarNode) and isinstance(env_value, yaml.ScalarNode):
@@ -239,6 +242,19 @@ class _Reader:
             else:
                 self.walk(item, scope, top)
 
+    def environment(self, node: yaml.Node, scope: _Scope) -> None:
+        """Compose `environment:` as a map or a `NAME=value` list: the container's env, which a
+        `sh -c "... $NAME"` command sees."""
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode) and isinstance(value, yaml.ScalarNode):
+                    scope.variables[str(key.value)] = self.value(value)
+        elif isinstance(node, yaml.SequenceNode):
+            for part in node.value:
+                if isinstance(part, yaml.ScalarNode) and "=" in str(part.value):
+                    name, _, text = str(part.value).partition("=")
+                    scope.variables[name.strip()] = Value(text, self.line(part), verbatim=False)
+
     def embedded(self, node: yaml.ScalarNode, scope: _Scope, top: _Scope) -> None:
         """KubeRay's `serveConfigV2`: a Ray Serve config held as a YAML string, read as YAML in place."""
         text = str(node.value)
@@ -266,7 +282,7 @@ class _Reader:
 
     def image(self, node: yaml.Node, scope: _Scope) -> None:
         if isinstance(node, yaml.ScalarNode):
-            text = str(node.value)
+            text = str(node.value).removeprefix("docker:")
             if is_vllm_image(text):
                 scope.vllm_image = True
                 version = declared_image_version(text)
