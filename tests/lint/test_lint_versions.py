@@ -113,3 +113,13 @@ def test_same_file_pins_that_disagree_are_not_used(tmp_path: Path) -> None:
     )
     (finding,) = lint([str(tmp_path)], offline=True)
     assert "conflicting vLLM pins: 0.9.2 (line 1); 0.12.0 (line 2)" in finding.message
+
+
+def test_an_ngc_image_falls_through_to_the_folder_pin_with_a_note(tmp_path: Path) -> None:
+    (tmp_path / "requirements.txt").write_text("vllm==0.10.1\n")
+    script = tmp_path / "serve.sh"
+    script.write_text(f"docker run nvcr.io/nvidia/vllm:25.09-py3 vllm serve Qwen/Qwen3-8B {ROPE_FLAG}\n")
+    report = lint_report([str(tmp_path)], offline=True)
+    (finding,) = report.findings
+    assert finding.severity == "info" and "requirements.txt:1" in finding.message
+    assert any("NGC" in n.message and "judged against 0.10.1" in n.message for n in report.notes)

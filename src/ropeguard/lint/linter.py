@@ -291,7 +291,9 @@ class _Versions:
                 continue
             version, where, conflict = _agreeing(evidence)
             if version is not None:
-                return version, f"{label} {where}", "; ".join(notes) or None
+                source = f"{label} {where}"
+                note = f"{'; '.join(notes)}: judged against {version} ({source})" if notes else None
+                return version, source, note
             if conflict is not None:
                 notes.append(conflict)
                 break  # the nearest evidence disagrees: farther pins do not settle it
