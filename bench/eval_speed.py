@@ -57,7 +57,12 @@ def start_server(model_dir: Path, max_len: int, log: Path) -> tuple[subprocess.P
         "--served-model-name", "tiny", "--host", "127.0.0.1", "--port", str(port),
         "--max-model-len", str(max_len), "--gpu-memory-utilization", "0.3",
     ]  # fmt: skip
-    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1", "VLLM_SERVER_DEV_MODE": "1"}
+    env = {
+        **os.environ,
+        "VLLM_CPU_KVCACHE_SPACE": "1",
+        "VLLM_CPU_NUM_OF_RESERVED_CPU": "0",
+        "VLLM_SERVER_DEV_MODE": "1",
+    }
     print("starting:", " ".join(command), file=sys.stderr)
     process = subprocess.Popen(
         command, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True

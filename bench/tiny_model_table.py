@@ -65,7 +65,7 @@ def start_server(rope: dict[str, Any] | None, max_len: int) -> tuple[subprocess.
     argv += ["--gpu-memory-utilization", "0.3", "--max-model-len", str(max_len)]
     argv += ["--hf-overrides", json.dumps(overrides)]
     log = Path(tempfile.mkstemp(prefix="tiny-table-", suffix=".log")[1])
-    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1"}
+    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1", "VLLM_CPU_NUM_OF_RESERVED_CPU": "0"}
     with log.open("wb") as handle:
         process = subprocess.Popen(
             argv, stdout=handle, stderr=subprocess.STDOUT, env=env, start_new_session=True

@@ -203,7 +203,6 @@ def test_unknown_rope_type_is_unsupported() -> None:
     [
         ("hidden_size", "hidden_size"),
         ("num_hidden_layers", "num_hidden_layers"),
-        ("vocab_size", "vocab_size"),
     ],
 )
 def test_missing_field_is_named(field: str, named: str) -> None:

@@ -22,7 +22,14 @@ CASES = {
     "qwen3-8b-128k-vllm-0.11.0": dict(target=131072, engine_version="0.11.0", gpu="a100-80gb"),
     "qwen3-8b-32k-vllm-0.33.0": dict(target=32768, engine_version="0.33.0", gpu="l4", num_gpus=2),
 }
-SUFFIX = {"shell": "sh", "json": "json", "k8s": "k8s.yaml", "compose": "compose.yaml", "requirements": "txt"}
+SUFFIX = {
+    "shell": "sh",
+    "json": "json",
+    "k8s": "k8s.yaml",
+    "kuberay": "kuberay.yaml",
+    "compose": "compose.yaml",
+    "requirements": "txt",
+}
 
 
 def _plan(case: str) -> ContextPlan:

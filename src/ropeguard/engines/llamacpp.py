@@ -23,7 +23,8 @@ class LlamaCppEngine:
 
     def settings(self, request: EngineRequest) -> EngineSettings:
         spec = request.spec
-        gguf = spec.model.rstrip("/").rsplit("/", 1)[-1] + ".gguf"
+        from_gguf = spec.config_source == "gguf"
+        gguf = spec.model if from_gguf else spec.serve_model.rstrip("/").rsplit("/", 1)[-1] + ".gguf"
         command = ["llama-server", "-m", gguf, "-c", str(request.target)]
         rope = request.rope
         if rope is not None:
@@ -45,7 +46,18 @@ class LlamaCppEngine:
             # llama.cpp has no fp8 cache; q8_0 is its one-byte cache type (needs flash attention).
             command += ["--cache-type-k", "q8_0", "--cache-type-v", "q8_0", "-fa", "on"]
         command += ["--host", request.host, "--port", str(request.port)]
-        notes = [f"llama.cpp serves a GGUF file: convert {spec.model} (or download its GGUF) to {gguf}"]
+        notes = (
+            []
+            if from_gguf
+            else [
+                f"llama.cpp serves a GGUF file: convert {spec.serve_model} (or download its GGUF) to {gguf}"
+            ]
+        )
+        if from_gguf and spec.gguf_file_type:
+            notes.append(
+                f"the memory plan counts 16-bit weights; this GGUF holds {spec.gguf_file_type} weights "
+                "(smaller)"
+            )
         return EngineSettings(
             engine=self.name,
             engine_version=request.engine_version,

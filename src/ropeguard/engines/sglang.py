@@ -35,7 +35,7 @@ class SglangEngine:
             "-m",
             "sglang.launch_server",
             "--model-path",
-            spec.model,
+            spec.serve_model,
             "--context-length",
             str(request.target),
         ]

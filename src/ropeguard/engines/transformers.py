@@ -75,7 +75,7 @@ class TransformersEngine:
         elif request.max_position_embeddings is not None:
             edit["max_position_embeddings"] = request.max_position_embeddings
         overrides = nest(request.spec, edit) if edit else None
-        command = ["python", "-c", _SNIPPET, request.spec.model, json.dumps(overrides or {})]
+        command = ["python", "-c", _SNIPPET, request.spec.serve_model, json.dumps(overrides or {})]
         return EngineSettings(
             engine=self.name,
             engine_version=version,

@@ -36,6 +36,7 @@ from ropeguard.errors import UsageError
 
 __all__ = [
     "DISTRIBUTIONS",
+    "MP_MULTI_NODE_FROM",
     "NEWEST_KNOWN",
     "PINS",
     "ROPE_FLAGS_DEPRECATED",
@@ -51,6 +52,7 @@ __all__ = [
     "docker_image",
     "installed_vllm",
     "legacy_rope_scaling_effect",
+    "mp_multi_node_supported",
     "override_rope_key",
     "parse_version",
     "release",
@@ -77,6 +79,11 @@ ROPE_FLAGS_REMOVED = Version("0.11.1")
 ROPE_PARAMETERS_FROM = Version("0.12.0")
 # For yarn / deepseek_yarn the derived max length is max_position_embeddings, not original * factor.
 YARN_MAX_LEN_FROM_MAX_POSITION = Version("0.30.0")
+# Multi-node without Ray: `--nnodes`, `--node-rank`, `--master-addr`, `--master-port` and `--headless`
+# on workers (vllm PR 23691, "Support MP Executor for multi node distributed inference"). 0.11.1 is the
+# first release whose parallel config checks --nnodes (users of 0.11.0 met the TP-larger-than-node
+# error without it, NeMo-Skills issue 1059); the flags are in 0.32's arg_utils.py.
+MP_MULTI_NODE_FROM = Version("0.11.1")
 # YaRN reads HF attention_factor, mscale and mscale_all_dim (vllm PR 56446); ignored before.
 YARN_ATTENTION_FACTOR_FROM = Version("0.30.0")
 
@@ -131,6 +138,11 @@ def yarn_max_len_from_max_position(version: str | Version) -> bool:
     original_max_position_embeddings * factor.
     """
     return release(version) >= YARN_MAX_LEN_FROM_MAX_POSITION
+
+
+def mp_multi_node_supported(version: str | Version) -> bool:
+    """Whether this vLLM spans nodes with its multiprocessing executor (no Ray needed)."""
+    return release(version) >= MP_MULTI_NODE_FROM
 
 
 def yarn_honours_attention_factor(version: str | Version) -> bool:

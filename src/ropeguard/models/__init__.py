@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from ropeguard.models.reader import load_model_spec, read_config_file, spec_from_config
 from ropeguard.models.registry import known_models, registry_entry, registry_spec
-from ropeguard.models.spec import LayerKind, MlaSpec, ModelSpec, MoeSpec, RopeSpec, RopeType
+from ropeguard.models.spec import (
+    DualChunkSpec,
+    LayerKind,
+    MlaSpec,
+    ModelSpec,
+    MoeSpec,
+    RopeSpec,
+    RopeType,
+)
 
 __all__ = [
+    "DualChunkSpec",
     "LayerKind",
     "MlaSpec",
     "ModelSpec",

@@ -28,6 +28,25 @@ CLASS_DEFAULTS: Mapping[str, Mapping[str, Any]] = {
         "head_dim": 256,
     },
     "gemma3": {"tie_word_embeddings": True},
+    # Gemma 2 and Cohere configs leave tie_word_embeddings out: their classes default to tied.
+    "gemma2": {
+        "tie_word_embeddings": True,
+        "head_dim": 256,
+        "sliding_window": 4096,
+        "rope_theta": 10_000.0,
+        "max_position_embeddings": 8192,
+    },
+    "cohere": {"tie_word_embeddings": True, "rope_theta": 10_000.0, "max_position_embeddings": 8192},
+    "cohere2": {"tie_word_embeddings": True, "max_position_embeddings": 8192},
+    "llama4_text": {
+        "attention_chunk_size": 8192,
+        "no_rope_layer_interval": 4,
+        "interleave_moe_layer_step": 1,
+        "intermediate_size_mlp": 16384,
+        "head_dim": 128,
+        "rope_theta": 500_000.0,
+        "tie_word_embeddings": False,
+    },
     "llama": {"rope_theta": 10_000.0, "max_position_embeddings": 2048},
     "mistral": {"rope_theta": 10_000.0, "max_position_embeddings": 4096 * 32},
     "qwen2": {"rope_theta": 10_000.0, "max_position_embeddings": 32768},
@@ -37,6 +56,44 @@ CLASS_DEFAULTS: Mapping[str, Mapping[str, Any]] = {
     "phi3": {"rope_theta": 10_000.0, "max_position_embeddings": 4096},
     "deepseek_v3": {"rope_theta": 10_000.0},
     "gpt_oss": {"rope_theta": 150_000.0},
+}
+
+
+# model_type -> how its layers attend when config.json has no `layer_types`, by layer index (the rule
+# of the transformers 5.19 config class's __post_init__).
+def _gemma2_kinds(layers: int, _: Mapping[str, Any]) -> list[str]:
+    # Gemma2Config: "sliding_attention" if (i + 1) % 2 else "full_attention": even indices slide.
+    return ["sliding_attention" if (i + 1) % 2 else "full_attention" for i in range(layers)]
+
+
+def _llama4_kinds(layers: int, cfg: Mapping[str, Any]) -> list[str]:
+    # Llama4TextConfig: no_rope_layers[i] == 1 means the layer uses RoPE with chunked local attention;
+    # 0 marks the NoPE layers (every no_rope_layer_interval-th), which attend to everything.
+    uses_rope = cfg.get("no_rope_layers") or [
+        int((i + 1) % int(cfg.get("no_rope_layer_interval") or 4) != 0) for i in range(layers)
+    ]
+    return ["chunked_attention" if flag else "full_attention" for flag in uses_rope]
+
+
+LAYER_PATTERNS: Mapping[str, Callable[[int, Mapping[str, Any]], list[str]]] = {
+    "gemma2": _gemma2_kinds,
+    "llama4_text": _llama4_kinds,
+    "llama4": _llama4_kinds,
+}
+
+# Architectures with no rotary position embedding at all: nothing for ropeguard to scale.
+NO_ROPE_MODEL_TYPES: Mapping[str, str] = {
+    "nemotron_h": "a Mamba-2 hybrid whose few attention layers use no position embedding",
+    "mamba": "a state-space model",
+    "mamba2": "a state-space model",
+    "falcon_mamba": "a state-space model",
+    "rwkv": "a recurrent model",
+    "jamba": "a Mamba hybrid whose attention layers use no position embedding",
+    "gpt2": "learned absolute position embeddings",
+    "gpt_bigcode": "learned absolute position embeddings",
+    "opt": "learned absolute position embeddings",
+    "bloom": "ALiBi positions",
+    "mpt": "ALiBi positions",
 }
 
 
@@ -96,6 +153,24 @@ NATIVE_RULES: tuple[NativeRule, ...] = (
         native=32768,
         source="Qwen3 model card: 'natively supports context lengths of up to 32,768 tokens'; "
         "max_position_embeddings 40960 is 32768 for output plus 8192 for the prompt",
+    ),
+    NativeRule(
+        key="qwen3-262144",
+        model_types=("qwen3", "qwen3_moe", "qwen3_next"),
+        name=None,
+        applies=lambda facts: facts.get("max_position_embeddings") == 262144,
+        native=None,
+        source="config.json max_position_embeddings {max_pos}; the Qwen3 2507 / Next model cards: "
+        "'262,144 tokens natively'",
+    ),
+    NativeRule(
+        key="gemma2",
+        model_types=("gemma2",),
+        name=None,
+        applies=_unscaled,
+        native=None,
+        source="config.json max_position_embeddings {max_pos}; the Gemma 2 technical report trains at "
+        "8192 tokens",
     ),
     NativeRule(
         key="qwen2.5",

@@ -17,6 +17,7 @@ def inspect_model(model: str, *, native: int | None = None, offline: bool | None
 
 
 INSPECT_SCHEMA_VERSION = 1
+_SHAPE_ROWS = ("layers", "attention heads / kv heads", "attention layout")
 
 
 def attention_layout(spec: ModelSpec) -> str:
@@ -73,6 +74,11 @@ def summary_rows(spec: ModelSpec) -> list[tuple[str, str]]:
         ("attention heads / kv heads", f"{spec.num_attention_heads} / {spec.num_key_value_heads}"),
         ("attention layout", attention_layout(spec)),
     ]
+    if spec.resolved_by != "config":
+        rows.insert(3, ("resolved by", spec.resolved_by))
+    if not spec.shape_known:
+        unknown = "unknown (family rule; the name gives no known size)"
+        rows = [(label, unknown if label in _SHAPE_ROWS else value) for label, value in rows]
     if not spec.has_own_scaling and rope.params:
         rows.append(("rope parameters", params))
     if spec.mla is not None:
@@ -95,7 +101,7 @@ def summary_rows(spec: ModelSpec) -> list[tuple[str, str]]:
             )
         )
     rows.append(("dtype", spec.dtype))
-    rows.append(("quantization", spec.quantization or "none"))
+    rows.append(("quantization", spec.quantization or spec.gguf_file_type or "none"))
     return rows
 
 

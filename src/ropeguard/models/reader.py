@@ -30,13 +30,20 @@ from pathlib import Path
 from typing import Any, cast, get_args
 
 from ropeguard.errors import ModelConfigError, UnsupportedLayoutError
-from ropeguard.models.families import CLASS_DEFAULTS, find_native_rule
+from ropeguard.models.families import (
+    CLASS_DEFAULTS,
+    LAYER_PATTERNS,
+    NO_ROPE_MODEL_TYPES,
+    find_native_rule,
+)
 from ropeguard.models.spec import (
     ConfigSource,
+    DualChunkSpec,
     LayerKind,
     MlaSpec,
     ModelSpec,
     MoeSpec,
+    ResolvedBy,
     RopeSpec,
     RopeType,
 )
@@ -92,6 +99,7 @@ def spec_from_config(
     native: int | None = None,
     native_source: str | None = None,
     origin: str | None = None,
+    resolved_by: ResolvedBy = "config",
 ) -> ModelSpec:
     """Build a ModelSpec from a parsed config.json.
 
@@ -100,9 +108,10 @@ def spec_from_config(
     native / native_source: an explicit native context and the sentence saying where it came from
     (the `--native` flag, or the registry's own sentence); otherwise family rules and the config decide.
     origin: how errors name the config (a file path); defaults to `model`.
+    resolved_by: "registry" / "family" when the config is ropeguard's own, not the model's file.
     """
     return _ConfigReader(config, model=model, origin=origin or model).read(
-        source=source, native=native, native_source=native_source
+        source=source, native=native, native_source=native_source, resolved_by=resolved_by
     )
 
 
@@ -126,6 +135,7 @@ class _ConfigReader:
         # class defaults come from the text model's type ("gemma3_text") first.
         self.model_type = str(config.get("model_type") or text.get("model_type") or "")
         text_type = str(text.get("model_type") or self.model_type)
+        self.text_type = text_type
         self.defaults: Mapping[str, Any] = {
             **CLASS_DEFAULTS.get(self.model_type, {}),
             **CLASS_DEFAULTS.get(text_type, {}),
@@ -168,10 +178,25 @@ class _ConfigReader:
 
     # -- the whole spec -----------------------------------------------------------------------
 
-    def read(self, *, source: ConfigSource, native: int | None, native_source: str | None) -> ModelSpec:
-        self._reject_unsupported()
+    def optional_int(self, key: str, missing: list[str]) -> int | None:
+        """A weight-shape field: None (and its name noted) when the config leaves it out."""
+        value = self.get(key)
+        if value is None:
+            missing.append(self._field_name(key))
+            return None
+        return self._as_int(key, value)
+
+    def read(
+        self,
+        *,
+        source: ConfigSource,
+        native: int | None,
+        native_source: str | None,
+        resolved_by: ResolvedBy = "config",
+    ) -> ModelSpec:
         if not self.model_type:
             raise ModelConfigError(f"{self.origin}: config lacks the field 'model_type'")
+        self._reject_unsupported()
         hidden_size = self.require_int("hidden_size")
         layers = self.require_int("num_hidden_layers")
         heads = self.require_int("num_attention_heads")
@@ -180,10 +205,17 @@ class _ConfigReader:
         mla = self._mla()
         head_dim = self._head_dim(hidden_size, heads, mla)
         rope = self._rope(head_dim, mla)
-        layer_types, window = self._layer_types(layers, max_pos, mla is not None)
-        native_context, native_sentence = self._native(
-            max_pos, rope, explicit=native, explicit_source=native_source
+        layer_types, window, chunk = self._layer_types(layers, max_pos, mla is not None)
+        dual_chunk = self._dual_chunk()
+        native_context, native_sentence, unconfirmed = self._native(
+            max_pos, rope, explicit=native, explicit_source=native_source, dual_chunk=dual_chunk
         )
+        missing: list[str] = []
+        # Llama 4: intermediate_size is the experts' width, intermediate_size_mlp the dense layers'.
+        dense_key = "intermediate_size_mlp" if self.get("intermediate_size_mlp") is not None else None
+        intermediate = self.optional_int(dense_key or "intermediate_size", missing)
+        vocab = self.optional_int("vocab_size", missing)
+        moe = self._moe(missing)
         architectures = self.top.get("architectures") or self.cfg.get("architectures") or []
         return ModelSpec(
             model=self.model,
@@ -200,18 +232,30 @@ class _ConfigReader:
             num_attention_heads=heads,
             num_key_value_heads=kv_heads,
             head_dim=head_dim,
-            intermediate_size=self.require_int("intermediate_size"),
-            vocab_size=self.require_int("vocab_size"),
+            intermediate_size=intermediate,
+            vocab_size=vocab,
             tie_word_embeddings=bool(self.get("tie_word_embeddings", False)),
             dtype=str(self.get("dtype") or self.get("torch_dtype") or "bfloat16"),
             layer_types=layer_types,
             sliding_window=window,
+            attention_chunk_size=chunk,
             mla=mla,
-            moe=self._moe(),
+            moe=moe,
             quantization=self._quantization(),
+            dual_chunk=dual_chunk,
+            resolved_by=resolved_by,
+            native_context_unconfirmed=unconfirmed and resolved_by == "config",
+            missing_weight_fields=missing,
         )
 
     def _reject_unsupported(self) -> None:
+        for model_type in (self.model_type, self.text_type):
+            if model_type in NO_ROPE_MODEL_TYPES:
+                raise UnsupportedLayoutError(
+                    f"{self.origin}: unsupported layout: model_type '{model_type}' has no rotary position "
+                    f"embedding ({NO_ROPE_MODEL_TYPES[model_type]}); there is no rope to scale",
+                    hint="ropeguard plans RoPE models only; serve this one within its trained length",
+                )
         for key, what in _UNSUPPORTED_KEYS.items():
             if key in self.cfg or key in self.top:
                 raise UnsupportedLayoutError(
@@ -339,10 +383,16 @@ class _ConfigReader:
 
     # -- attention layout ---------------------------------------------------------------------
 
-    def _layer_types(self, layers: int, max_pos: int, is_mla: bool) -> tuple[list[LayerKind], int | None]:
+    def _layer_types(
+        self, layers: int, max_pos: int, is_mla: bool
+    ) -> tuple[list[LayerKind], int | None, int | None]:
+        """(one kind per layer, the sliding window, the chunk of chunked layers)."""
         if is_mla:
-            return ["mla"] * layers, None
+            return ["mla"] * layers, None, None
+        pattern_rule = LAYER_PATTERNS.get(self.text_type) or LAYER_PATTERNS.get(self.model_type)
         window_value = self.cfg.get("sliding_window")
+        if window_value is None and pattern_rule is not None:
+            window_value = self.defaults.get("sliding_window")
         window = self._as_int("sliding_window", window_value) if window_value is not None else None
         explicit = self.cfg.get("layer_types")
         kinds: list[str]
@@ -353,6 +403,14 @@ class _ConfigReader:
                     f"({layers})"
                 )
             kinds = [str(kind) for kind in explicit]
+        elif pattern_rule is not None:
+            merged = {**self.defaults, **self.cfg}
+            kinds = pattern_rule(layers, merged)
+            if len(kinds) != layers:
+                raise ModelConfigError(
+                    f"{self.origin}: field '{self._field_name('no_rope_layers')}' must list one flag per "
+                    f"layer ({layers})"
+                )
         elif self.get("full_attention_interval") is not None:
             interval = self._as_int("full_attention_interval", self.get("full_attention_interval"))
             kinds = ["linear_attention" if (i + 1) % interval else "full_attention" for i in range(layers)]
@@ -380,11 +438,19 @@ class _ConfigReader:
             kinds = ["full_attention" if kind == "sliding_attention" else kind for kind in kinds]
         if "sliding_attention" not in kinds:
             window = None
-        return [cast(LayerKind, kind) for kind in kinds], window
+        chunk: int | None = None
+        if "chunked_attention" in kinds:
+            chunk_value = self.get("attention_chunk_size")
+            chunk = self._as_int("attention_chunk_size", chunk_value) if chunk_value is not None else None
+            if chunk is None or chunk >= max_pos:
+                # No chunk (or one as long as the context): the layer attends to everything.
+                kinds = ["full_attention" if kind == "chunked_attention" else kind for kind in kinds]
+                chunk = None
+        return [cast(LayerKind, kind) for kind in kinds], window, chunk
 
     # -- MoE and quantization -----------------------------------------------------------------
 
-    def _moe(self) -> MoeSpec | None:
+    def _moe(self, missing: list[str]) -> MoeSpec | None:
         experts_key = next(
             (k for k in ("n_routed_experts", "num_experts", "num_local_experts") if self.cfg.get(k)), None
         )
@@ -399,7 +465,24 @@ class _ConfigReader:
                 f"{self.origin}: MoE config lacks the field '{self._field_name('num_experts_per_tok')}'"
             )
         moe_size = self.cfg.get("moe_intermediate_size", self.cfg.get("intermediate_size"))
+        if moe_size is None:
+            missing.append(self._field_name("moe_intermediate_size"))
+            return None
         shared_size = self.cfg.get("shared_expert_intermediate_size")
+        moe_layers: list[int] | None = None
+        if self.text_type in ("llama4_text", "llama4"):
+            # Llama4TextMoe always adds one shared expert as wide as the routed ones, and puts the MoE
+            # layers at step-1, 2*step-1, ... (Llama4TextConfig), the others dense.
+            shared_size = moe_size
+            step = self._as_int("interleave_moe_layer_step", self.get("interleave_moe_layer_step", 1))
+            explicit_layers = self.cfg.get("moe_layers")
+            moe_layers = (
+                [self._as_int("moe_layers", i) for i in explicit_layers]
+                if isinstance(explicit_layers, list)
+                else list(
+                    range(step - 1, self._as_int("num_hidden_layers", self.get("num_hidden_layers")), step)
+                )
+            )
         shared = self.cfg.get("n_shared_experts")
         if shared is None:
             shared = 1 if shared_size else 0
@@ -417,7 +500,27 @@ class _ConfigReader:
             moe_layer_freq=self._as_int(
                 "moe_layer_freq", self.cfg.get("moe_layer_freq", self.cfg.get("decoder_sparse_step", 1))
             ),
+            moe_layers=moe_layers,
         )
+
+    def _dual_chunk(self) -> DualChunkSpec | None:
+        raw = self.get("dual_chunk_attention_config")
+        if raw is None:
+            return None
+        if not isinstance(raw, Mapping):
+            raise ModelConfigError(
+                f"{self.origin}: field '{self._field_name('dual_chunk_attention_config')}' must be an "
+                f"object, got {raw!r}"
+            )
+        values = {}
+        for key in ("chunk_size", "local_size", "original_max_position_embeddings"):
+            if raw.get(key) is None:
+                raise ModelConfigError(
+                    f"{self.origin}: dual_chunk_attention_config lacks the field "
+                    f"'{self._field_name('dual_chunk_attention_config')}.{key}'"
+                )
+            values[key] = self._as_int(f"dual_chunk_attention_config.{key}", raw[key])
+        return DualChunkSpec(**values)
 
     def _quantization(self) -> str | None:
         quant = self.get("quantization_config")
@@ -429,24 +532,45 @@ class _ConfigReader:
     # -- native context -----------------------------------------------------------------------
 
     def _native(
-        self, max_pos: int, rope: RopeSpec, *, explicit: int | None, explicit_source: str | None
-    ) -> tuple[int, str]:
+        self,
+        max_pos: int,
+        rope: RopeSpec,
+        *,
+        explicit: int | None,
+        explicit_source: str | None,
+        dual_chunk: DualChunkSpec | None,
+    ) -> tuple[int, str, bool]:
+        """(native context, the sentence saying where it came from, whether only max_pos says so)."""
         if explicit is not None:
             if explicit <= 0:
                 raise ModelConfigError(f"native context must be positive, got {explicit}")
-            return explicit, explicit_source or "given with --native"
+            return explicit, explicit_source or "given with --native", False
         declared = self.get(DECLARED_NATIVE_KEY)
         if declared is not None:
             # A model that states its own trained length (ropeguard's bundled tiny model does).
             number = self._as_int(DECLARED_NATIVE_KEY, declared)
             sentence = self.get(f"{DECLARED_NATIVE_KEY}_source") or f"config.json {DECLARED_NATIVE_KEY}"
-            return number, str(sentence)
+            return number, str(sentence), False
+        if dual_chunk is not None:
+            # Qwen2.5-*-1M: trained to 262144; max_position_embeddings (1010000) is what dual chunk
+            # attention reaches on top, with an engine backend of its own, not a trained window.
+            trained = dual_chunk.original_max_position_embeddings
+            return (
+                trained,
+                (
+                    f"dual_chunk_attention_config.original_max_position_embeddings {trained} (the window the "
+                    f"model was trained at); max_position_embeddings {max_pos} is reached by dual chunk "
+                    "attention, not by rope scaling"
+                ),
+                False,
+            )
         facts = {"max_position_embeddings": max_pos, "rope_type": rope.rope_type, **rope.params}
         rule = find_native_rule(self.model, self.model_type, facts)
         if rule is not None:
-            return (rule.native if rule.native is not None else max_pos), rule.source.format(max_pos=max_pos)
+            native = rule.native if rule.native is not None else max_pos
+            return native, rule.source.format(max_pos=max_pos), False
         if rope.rope_type == "default":
-            return max_pos, f"config.json max_position_embeddings {max_pos}"
+            return max_pos, f"config.json max_position_embeddings {max_pos}", True
         original = rope.original_max_position_embeddings
         factor = f"factor {rope.factor:g}" if "factor" in rope.params else "its own factors"
         over = f" over original_max_position_embeddings {original}" if original else ""
@@ -454,13 +578,21 @@ class _ConfigReader:
             # Qwen2.5's card adds YaRN x4 over 32768 and keeps max_position_embeddings 32768: the
             # scaled window is original x factor (what vLLM <= 0.29 derives as max length too).
             scaled = int(original * rope.factor)
-            return scaled, (
-                f"original_max_position_embeddings {original} x {rope.rope_type} factor {rope.factor:g} "
-                f"in config.json (max_position_embeddings says {max_pos})"
+            return (
+                scaled,
+                (
+                    f"original_max_position_embeddings {original} x {rope.rope_type} factor {rope.factor:g} "
+                    f"in config.json (max_position_embeddings says {max_pos})"
+                ),
+                False,
             )
-        return max_pos, (
-            f"config.json max_position_embeddings {max_pos}, reached by the model's own "
-            f"{rope.rope_type} scaling ({factor}{over})"
+        return (
+            max_pos,
+            (
+                f"config.json max_position_embeddings {max_pos}, reached by the model's own "
+                f"{rope.rope_type} scaling ({factor}{over})"
+            ),
+            False,
         )
 
 
@@ -485,41 +617,58 @@ def load_model_spec(model: str, *, native: int | None = None, offline: bool | No
 
     native_source = "given with --native" if native is not None else None
     path = Path(model).expanduser()
+    if path.suffix.lower() == ".gguf" and path.is_file():
+        from ropeguard.models.gguf_file import gguf_spec
+
+        return gguf_spec(path, model=model, native=native)
     if path.is_dir():
         config_path = path / "config.json"
         if not config_path.is_file():
             raise ModelConfigError(f"{path}: folder has no config.json")
-        return spec_from_config(
-            read_config_file(config_path),
-            model=model,
-            source="local",
-            native=native,
-            native_source=native_source,
-            origin=str(config_path),
+        return _confirmed(
+            spec_from_config(
+                read_config_file(config_path),
+                model=model,
+                source="local",
+                native=native,
+                native_source=native_source,
+                origin=str(config_path),
+            )
         )
     if path.is_file():
-        return spec_from_config(
-            read_config_file(path),
-            model=model,
-            source="local",
-            native=native,
-            native_source=native_source,
-            origin=str(path),
+        return _confirmed(
+            spec_from_config(
+                read_config_file(path),
+                model=model,
+                source="local",
+                native=native,
+                native_source=native_source,
+                origin=str(path),
+            )
         )
     if _looks_like_path(model):
-        raise ModelConfigError(f"{model}: no such file or folder")
+        # A path on the serving machine (`/models/Qwen3-32B-FP8` in a deployment file): its name.
+        by_name = spec_from_name(model, native=native, why=f"{model} does not exist here")
+        if by_name is not None:
+            return by_name
+        raise ModelConfigError(
+            f"{model}: no such file or folder, and its name matches no registry entry or model family",
+            hint="pass an existing model folder, its config.json, or a GGUF file",
+        )
 
     if offline is None:
         offline = hub.hub_offline_from_env()
     cached = hub.cached_config(model)
     if cached is not None:
-        return spec_from_config(
-            read_config_file(cached),
-            model=model,
-            source="hub-cache",
-            native=native,
-            native_source=native_source,
-            origin=f"{model} (cached {cached})",
+        return _confirmed(
+            spec_from_config(
+                read_config_file(cached),
+                model=model,
+                source="hub-cache",
+                native=native,
+                native_source=native_source,
+                origin=f"{model} (cached {cached})",
+            )
         )
     why_not_hub = "offline (HF_HUB_OFFLINE or --offline)"
     hub_error: ModelConfigError | None = None
@@ -532,21 +681,90 @@ def load_model_spec(model: str, *, native: int | None = None, offline: bool | No
             # Gated (meta-llama without a token) or unknown to the hub: the registry may still know it.
             hub_error = error
         else:
-            return spec_from_config(
-                read_config_file(downloaded),
-                model=model,
-                source="hub",
-                native=native,
-                native_source=native_source,
-                origin=f"{model} (hub config.json)",
+            return _confirmed(
+                spec_from_config(
+                    read_config_file(downloaded),
+                    model=model,
+                    source="hub",
+                    native=native,
+                    native_source=native_source,
+                    origin=f"{model} (hub config.json)",
+                )
             )
     spec = registry_spec(model, native=native)
     if spec is not None:
         return spec
     if hub_error is not None:
         raise hub_error
+    by_name = spec_from_name(model, native=native, why=f"the hub is not available ({why_not_hub})")
+    if by_name is not None:
+        return by_name
     raise ModelConfigError(
         f"unknown model {model!r}: not a local file or folder, not in the Hugging Face cache, "
-        f"the hub is not available ({why_not_hub}), and ropeguard's registry does not know it",
+        f"the hub is not available ({why_not_hub}), and neither ropeguard's registry nor its "
+        "family rules know it",
         hint="pass a local model folder or the path of its config.json",
     )
+
+
+def _confirmed(spec: ModelSpec) -> ModelSpec:
+    """Clear `native_context_unconfirmed` when the registry or a family rule, by name, agrees."""
+    if not spec.native_context_unconfirmed:
+        return spec
+    from ropeguard.models.family_rules import match_family, strip_quant_suffix
+    from ropeguard.models.registry import registry_entry, registry_entry_by_basename
+
+    name = spec.serve_model.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1].lower()
+    entry = registry_entry(spec.model) or registry_entry_by_basename(strip_quant_suffix(name)[0])
+    family = match_family(name)
+    natives = {entry.native_context if entry else None, family.native if family and family.config else None}
+    if spec.native_context in natives:
+        return spec.model_copy(update={"native_context_unconfirmed": False})
+    return spec
+
+
+def spec_from_name(model: str, *, native: int | None = None, why: str) -> ModelSpec | None:
+    """A spec from the model's name alone: a registry entry of that basename, else a family rule.
+
+    None when neither knows the name. `why` says why no config was read (it ends up in the source).
+    Raises ModelConfigError when the family is known but its rope depends on a size the name lacks.
+    """
+    from ropeguard.models.family_rules import match_family, strip_quant_suffix
+    from ropeguard.models.registry import registry_entry_by_basename, registry_spec
+
+    base, quantization = strip_quant_suffix(model.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1].lower())
+    entry = registry_entry_by_basename(base)
+    if entry is not None:
+        spec = registry_spec(entry.id, native=native)
+        if spec is not None:
+            return spec.model_copy(
+                update={
+                    "model": model,
+                    "quantization": quantization or spec.quantization,
+                    "native_context_source": f"{spec.native_context_source} (by name: {why})",
+                }
+            )
+    found = match_family(model)
+    if found is None:
+        return None
+    rule = found.rule
+    if not found.config:
+        raise ModelConfigError(
+            f"{model}: family {rule.key} is known, but its rope settings differ by size and size "
+            f"{found.size!r} is not one ropeguard lists ({', '.join(rule.sizes)})",
+            hint="pass the model's config.json (or its folder)",
+        )
+    size_note = "" if found.size_known else f"; size {found.size!r} unknown, so no weights or KV cache"
+    sentence = f"ropeguard family rule {rule.key} (from the name; {why}{size_note}): {rule.source}"
+    spec = spec_from_config(
+        found.config,
+        model=model,
+        source="family",
+        native=native if native is not None else found.native,
+        native_source="given with --native" if native is not None else sentence,
+        origin=f"ropeguard family rule {rule.key}",
+        resolved_by="family",
+    )
+    if found.size_known:
+        return spec
+    return spec.model_copy(update={"shape_known": False, "missing_weight_fields": ["the model size"]})

@@ -56,6 +56,15 @@ def registry_entry(model_id: str) -> RegistryEntry | None:
     return _entries().get(model_id.strip().lower())
 
 
+def registry_entry_by_basename(name: str) -> RegistryEntry | None:
+    """The entry whose id ends in `name` (`Qwen3-8B` -> Qwen/Qwen3-8B), case-insensitive, or None."""
+    wanted = name.strip().lower()
+    for key, entry in _entries().items():
+        if key.rsplit("/", 1)[-1] == wanted:
+            return entry
+    return None
+
+
 def registry_spec(model_id: str, *, native: int | None = None) -> ModelSpec | None:
     """The ModelSpec of a registered model (config_source "registry"), or None if it is unknown.
 
@@ -73,4 +82,5 @@ def registry_spec(model_id: str, *, native: int | None = None) -> ModelSpec | No
         native=native if native is not None else entry.native_context,
         native_source=None if native is not None else f"ropeguard registry: {entry.native_context_source}",
         origin=f"ropeguard registry entry {entry.id}",
+        resolved_by="registry",
     )

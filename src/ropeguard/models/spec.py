@@ -7,14 +7,19 @@ Fields may be added (optional, with defaults); existing ones keep their meaning.
 
 from __future__ import annotations
 
+from pathlib import PurePath
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 # Rope types as transformers v5 names them. "default" means no scaling.
 RopeType = Literal["default", "linear", "dynamic", "yarn", "llama3", "longrope", "deepseek_yarn"]
-LayerKind = Literal["full_attention", "sliding_attention", "linear_attention", "mla"]
-ConfigSource = Literal["local", "hub", "hub-cache", "registry"]
+# chunked_attention: Llama 4's local attention inside fixed chunks (KV bounded by the chunk size).
+LayerKind = Literal["full_attention", "sliding_attention", "chunked_attention", "linear_attention", "mla"]
+ConfigSource = Literal["local", "hub", "hub-cache", "registry", "family", "gguf"]
+# How the facts were found: a real config (or GGUF header), ropeguard's registry entry, or only a
+# family rule matched on the model's name (no weights known unless the size is).
+ResolvedBy = Literal["config", "registry", "family"]
 
 
 class _Frozen(BaseModel):
@@ -66,6 +71,18 @@ class MoeSpec(_Frozen):
     # every `moe_layer_freq` layers.
     first_dense_layers: int = 0
     moe_layer_freq: int = 1
+    # Explicit MoE layer indices (Llama 4's interleave_moe_layer_step puts them at step-1, 2*step-1,
+    # ...); when set it wins over the two fields above.
+    moe_layers: list[int] | None = None
+
+
+class DualChunkSpec(_Frozen):
+    """Qwen's dual chunk attention (`dual_chunk_attention_config`): a training-free extension past the
+    trained window, run by an engine's dedicated attention backend, not by rope scaling."""
+
+    chunk_size: int
+    local_size: int
+    original_max_position_embeddings: int
 
 
 class ModelSpec(_Frozen):
@@ -89,19 +106,43 @@ class ModelSpec(_Frozen):
     num_attention_heads: int
     num_key_value_heads: int
     head_dim: int
-    intermediate_size: int
-    vocab_size: int
+    # None when the config leaves a weight-shape field out: the rope is still planned, the memory
+    # plan is not (see `missing_weight_fields`).
+    intermediate_size: int | None
+    vocab_size: int | None
     tie_word_embeddings: bool = False
     dtype: str = "bfloat16"
 
     # Attention layout: one entry per layer. Sliding layers attend to `sliding_window` tokens.
     layer_types: list[LayerKind]
     sliding_window: int | None = None
+    # Chunk length of `chunked_attention` layers (Llama 4's attention_chunk_size).
+    attention_chunk_size: int | None = None
     mla: MlaSpec | None = None
     moe: MoeSpec | None = None
 
     # Weight quantization named by the config's quantization_config (fp8, awq, gptq, mxfp4...).
     quantization: str | None = None
+    dual_chunk: DualChunkSpec | None = None
+
+    resolved_by: ResolvedBy = "config"
+    # True when the native context is the config's max_position_embeddings and nothing (a family
+    # rule, the registry, a declared trained length, --native) confirms the model was trained that long.
+    native_context_unconfirmed: bool = False
+    # False for a family-level spec whose size the name does not give: the shapes are the family's
+    # reference size (for the rope's head_dim only); weights and KV cache are unknown.
+    shape_known: bool = True
+    # Weight-shape fields the config lacks (intermediate_size, vocab_size): no weight count.
+    missing_weight_fields: list[str] = Field(default_factory=list)
+    # GGUF files: the quantisation named by general.file_type (Q4_1, Q8_0, F16, ...).
+    gguf_file_type: str | None = None
+
+    @property
+    def serve_model(self) -> str:
+        """What an engine loads: the folder holding config.json when the user named the file itself."""
+        if self.config_source == "local" and self.model.endswith(".json"):
+            return str(PurePath(self.model).parent)
+        return self.model
 
     @property
     def has_own_scaling(self) -> bool:

@@ -9,15 +9,26 @@ from __future__ import annotations
 
 import sys
 import types
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
+from ropeguard.plan.layout import NodeCommand, ParallelLayout, plan_layout
 from ropeguard.plan.memory import MemoryPlan, plan_memory
 from ropeguard.plan.planner import SCHEMA_VERSION, ContextPlan, make_plan
 
 if TYPE_CHECKING:
     from ropeguard.models.spec import ModelSpec
 
-__all__ = ["SCHEMA_VERSION", "ContextPlan", "MemoryPlan", "make_plan", "plan_memory", "plan_model"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "ContextPlan",
+    "MemoryPlan",
+    "NodeCommand",
+    "ParallelLayout",
+    "make_plan",
+    "plan_layout",
+    "plan_memory",
+    "plan_model",
+]
 
 
 def plan_model(
@@ -35,6 +46,10 @@ def plan_model(
     quantization: str | None = None,
     force: bool = False,
     p99_input_tokens: int | str | None = None,
+    gpus_per_node: int | None = None,
+    nodes: int | None = None,
+    expert_parallel: bool = False,
+    multi_node_backend: Literal["auto", "ray", "mp"] = "auto",
 ) -> ContextPlan:
     """Read MODEL (a hub id, a folder, a config.json, or a ModelSpec) and plan it at `target` tokens.
 
@@ -77,6 +92,10 @@ def plan_model(
             if p99_input_tokens is not None
             else None
         ),
+        gpus_per_node=gpus_per_node,
+        nodes=nodes,
+        expert_parallel=expert_parallel,
+        multi_node_backend=multi_node_backend,
     )
 
 

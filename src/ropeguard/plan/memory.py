@@ -164,16 +164,20 @@ def _attention_parameters(spec: ModelSpec) -> int:
 
 def _is_moe_layer(spec: ModelSpec, index: int) -> bool:
     moe = spec.moe
-    if moe is None or index < moe.first_dense_layers:
+    if moe is None:
+        return False
+    if moe.moe_layers is not None:
+        return index in moe.moe_layers
+    if index < moe.first_dense_layers:
         return False
     return index % max(moe.moe_layer_freq, 1) == 0
 
 
-def _mlp_parameters(spec: ModelSpec, index: int) -> int:
+def _mlp_parameters(spec: ModelSpec, index: int, intermediate: int) -> int:
     hidden = spec.hidden_size
     moe = spec.moe
     if moe is None or not _is_moe_layer(spec, index):
-        return 3 * hidden * spec.intermediate_size  # gate, up, down
+        return 3 * hidden * intermediate  # gate, up, down
     # Every expert counts: all of them must sit in memory even though few run per token.
     experts = moe.num_experts * 3 * hidden * moe.moe_intermediate_size
     router = hidden * moe.num_experts
@@ -184,11 +188,21 @@ def _mlp_parameters(spec: ModelSpec, index: int) -> int:
     return experts + router + shared
 
 
-def count_parameters(spec: ModelSpec) -> ParameterCount:
-    """Parameters from the shapes: embedding, attention (incl. MLA), MLP or all MoE experts, lm_head."""
+def count_parameters(spec: ModelSpec) -> ParameterCount | None:
+    """Parameters from the shapes: embedding, attention (incl. MLA), MLP or all MoE experts, lm_head.
+
+    None when the config lacks a weight-shape field (`spec.missing_weight_fields`).
+    """
+    if (
+        spec.intermediate_size is None
+        or spec.vocab_size is None
+        or spec.missing_weight_fields
+        or not spec.shape_known
+    ):
+        return None
     linear = 0
     for index in range(spec.num_hidden_layers):
-        linear += _attention_parameters(spec) + _mlp_parameters(spec, index)
+        linear += _attention_parameters(spec) + _mlp_parameters(spec, index, spec.intermediate_size)
     embedding = spec.vocab_size * spec.hidden_size
     lm_head = 0 if spec.tie_word_embeddings else embedding
     norms = spec.num_hidden_layers * 2 * spec.hidden_size + spec.hidden_size
@@ -206,11 +220,27 @@ class KvCache:
     sliding_layers: int
     linear_attention_layers: int  # fixed-size recurrent state, not counted here
     element_bytes: float
+    # Chunked local attention (Llama 4): a layer keeps at most one chunk of keys and values.
+    chunked_bytes_per_token: int = 0
+    attention_chunk_size: int | None = None
+    chunked_layers: int = 0
 
     def at(self, tokens: int) -> int:
         """Bytes of KV cache one sequence of `tokens` tokens holds."""
         sliding_tokens = min(tokens, self.sliding_window) if self.sliding_window else tokens
-        return self.bytes_per_token * tokens + self.sliding_bytes_per_token * sliding_tokens
+        chunk_tokens = min(tokens, self.attention_chunk_size) if self.attention_chunk_size else tokens
+        return (
+            self.bytes_per_token * tokens
+            + self.sliding_bytes_per_token * sliding_tokens
+            + self.chunked_bytes_per_token * chunk_tokens
+        )
+
+    @property
+    def fixed_bytes_per_sequence(self) -> int:
+        """What the windowed layers (sliding and chunked) hold once their window is full."""
+        return self.sliding_bytes_per_token * (self.sliding_window or 0) + self.chunked_bytes_per_token * (
+            self.attention_chunk_size or 0
+        )
 
 
 def kv_cache(spec: ModelSpec, *, kv_cache_dtype: str = "auto") -> KvCache:
@@ -222,7 +252,7 @@ def kv_cache(spec: ModelSpec, *, kv_cache_dtype: str = "auto") -> KvCache:
         )
     element = KV_CACHE_DTYPE_BYTES[kv_cache_dtype] or dtype_bytes(spec.dtype)
     per_layer_heads = 2 * spec.num_key_value_heads * spec.head_dim * element
-    full = sliding = linear = 0
+    full = sliding = linear = chunked = 0
     per_token = 0.0
     for kind in spec.layer_types:
         if kind == "mla":
@@ -236,12 +266,17 @@ def kv_cache(spec: ModelSpec, *, kv_cache_dtype: str = "auto") -> KvCache:
             full += 1
         elif kind == "sliding_attention":
             sliding += 1
+        elif kind == "chunked_attention":
+            chunked += 1
         else:
             linear += 1
     # Without a window a "sliding" layer attends to everything: count it as full.
     if spec.sliding_window is None and sliding:
         per_token += sliding * per_layer_heads
         full, sliding = full + sliding, 0
+    if spec.attention_chunk_size is None and chunked:
+        per_token += chunked * per_layer_heads
+        full, chunked = full + chunked, 0
     return KvCache(
         bytes_per_token=math.ceil(per_token),
         sliding_bytes_per_token=math.ceil(sliding * per_layer_heads),
@@ -250,6 +285,9 @@ def kv_cache(spec: ModelSpec, *, kv_cache_dtype: str = "auto") -> KvCache:
         sliding_layers=sliding,
         linear_attention_layers=linear,
         element_bytes=element,
+        chunked_bytes_per_token=math.ceil(chunked * per_layer_heads),
+        attention_chunk_size=spec.attention_chunk_size if chunked else None,
+        chunked_layers=chunked,
     )
 
 
@@ -258,14 +296,18 @@ class MemoryPlan(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    parameters: int
-    weight_bytes: int
+    # None (with `fits`, the GPU count and the budget) when the config lacks a weight-shape field.
+    parameters: int | None
+    weight_bytes: int | None
     weight_dtype: str  # "bfloat16", or the quantization applied to the linear layers
     quantization: str | None
     kv_cache_dtype: str
-    kv_bytes_per_token: int  # full-attention layers; the number vLLM's KV capacity follows
-    kv_sliding_bytes_per_sequence: int  # fixed cost of sliding-window layers, per sequence
-    kv_bytes_at_target: int  # one sequence of target tokens
+    # Full-attention layers; the number vLLM's KV capacity follows. The three KV fields are None only
+    # for a family-level spec whose size is unknown.
+    kv_bytes_per_token: int | None
+    # Fixed cost of sliding-window (and Llama 4's chunked) layers, per sequence.
+    kv_sliding_bytes_per_sequence: int | None
+    kv_bytes_at_target: int | None  # one sequence of target tokens
     target_context: int
     gpu: str
     gpu_memory_bytes: int
@@ -273,7 +315,7 @@ class MemoryPlan(BaseModel):
     runtime_overhead_bytes: int
     gpus_needed: int | None  # None: no tensor-parallel size up to 64 fits one target-length request
     # Whether one target-length request fits at tensor_parallel_size (False: vLLM refuses to start).
-    fits: bool
+    fits: bool | None
     tensor_parallel_size: int | None
     kv_budget_bytes_per_gpu: int | None  # at that tensor-parallel size
     concurrency_at_target: float | None  # full-length requests the KV budget holds
@@ -330,11 +372,13 @@ def plan_memory(
     quant = quantization or spec.quantization
     counted = count_parameters(spec)
     base = dtype_bytes(spec.dtype)
+    kv = kv_cache(spec, kv_cache_dtype=kv_cache_dtype)
+    if counted is None:
+        return _kv_only_plan(spec, target, kv, card, quant, kv_cache_dtype, gpu_memory_utilization, notes)
     weight_bytes = math.ceil(counted.linear * quantized_bytes(quant, base) + counted.other * base)
     if spec.dtype.lower() in ("float32", "float", "fp32"):
         notes.append("the checkpoint is float32; vLLM's dtype 'auto' serves it in bfloat16")
 
-    kv = kv_cache(spec, kv_cache_dtype=kv_cache_dtype)
     kv_at_target = kv.at(target)
     if kv.linear_attention_layers:
         notes.append(
@@ -400,7 +444,7 @@ def plan_memory(
         quantization=quant,
         kv_cache_dtype=kv_cache_dtype,
         kv_bytes_per_token=kv.bytes_per_token,
-        kv_sliding_bytes_per_sequence=kv.sliding_bytes_per_token * (kv.sliding_window or 0),
+        kv_sliding_bytes_per_sequence=kv.fixed_bytes_per_sequence,
         kv_bytes_at_target=kv_at_target,
         target_context=target,
         gpu=card.name,
@@ -413,5 +457,43 @@ def plan_memory(
         kv_budget_bytes_per_gpu=kv_budget,
         concurrency_at_target=concurrency,
         tokens_in_kv_cache=tokens,
+        notes=notes,
+    )
+
+
+def _kv_only_plan(
+    spec: ModelSpec,
+    target: int,
+    kv: KvCache,
+    card: Gpu,
+    quant: str | None,
+    kv_cache_dtype: str,
+    gpu_memory_utilization: float,
+    notes: list[str],
+) -> MemoryPlan:
+    """The KV cache of a config without weight shapes: no weights, so no GPU count."""
+    missing = ", ".join(spec.missing_weight_fields) or "weight shapes"
+    notes.append(f"not known: {missing}; weights and the GPUs needed are unknown")
+    known = spec.shape_known
+    return MemoryPlan(
+        parameters=None,
+        weight_bytes=None,
+        weight_dtype=quant or spec.dtype,
+        quantization=quant,
+        kv_cache_dtype=kv_cache_dtype,
+        kv_bytes_per_token=kv.bytes_per_token if known else None,
+        kv_sliding_bytes_per_sequence=kv.fixed_bytes_per_sequence if known else None,
+        kv_bytes_at_target=kv.at(target) if known else None,
+        target_context=target,
+        gpu=card.name,
+        gpu_memory_bytes=card.memory_bytes,
+        gpu_memory_utilization=gpu_memory_utilization,
+        runtime_overhead_bytes=RUNTIME_OVERHEAD_BYTES,
+        gpus_needed=None,
+        fits=None,
+        tensor_parallel_size=None,
+        kv_budget_bytes_per_gpu=None,
+        concurrency_at_target=None,
+        tokens_in_kv_cache=None,
         notes=notes,
     )

@@ -15,6 +15,7 @@ from ropeguard.engines import EngineRequest, get_engine, vllm_versions
 from ropeguard.errors import PlanRefused, UsageError
 from ropeguard.lengths import format_token_count
 from ropeguard.models.spec import ModelSpec
+from ropeguard.plan.layout import NodeCommand, ParallelLayout, plan_layout
 from ropeguard.plan.memory import MemoryPlan, plan_memory
 
 SCHEMA_VERSION = 1
@@ -24,7 +25,7 @@ SAFE_ZERO_SHOT_FACTOR = 4.0
 # Rope types that are YaRN already: a forced plan raises their factor instead of replacing them.
 _YARN_TYPES = ("yarn", "deepseek_yarn")
 
-Scaling = Literal["none", "yarn", "yarn-extended", "yarn-replacing"]
+Scaling = Literal["none", "yarn", "yarn-extended", "yarn-replacing", "dual-chunk"]
 
 
 class ContextPlan(BaseModel):
@@ -47,7 +48,8 @@ class ContextPlan(BaseModel):
     target_context: int
     factor: float  # target / native (1.0 when the target fits the native window)
     # "none": target within the native window; "yarn": YaRN over the native window;
-    # forced plans: "yarn-extended" (a YaRN model's factor raised), "yarn-replacing" (own scaling dropped)
+    # forced plans: "yarn-extended" (a YaRN model's factor raised), "yarn-replacing" (own scaling dropped);
+    # "dual-chunk": past the trained window by the model's own dual chunk attention (no rope change)
     scaling: Scaling
     forced: bool = False
     # YaRN's cos/sin multiplier for the applied rope (None without scaling).
@@ -62,6 +64,9 @@ class ContextPlan(BaseModel):
     command: list[str]
     env: dict[str, str] = Field(default_factory=dict)
     memory: MemoryPlan
+    # How the GPUs are arranged (TP x PP per replica, replicas, nodes) and what every node runs.
+    layout: ParallelLayout | None = None
+    node_commands: list[NodeCommand] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
     engine: str
@@ -177,6 +182,74 @@ def _short_input_warning(spec: ModelSpec, factor: float, p99_input_tokens: int |
     return text
 
 
+def _memory_for_layout(memory: MemoryPlan, layout: ParallelLayout) -> MemoryPlan:
+    """The memory plan restated for a TP x PP layout, so its sizes match the command."""
+    return memory.model_copy(
+        update={
+            "gpus_needed": layout.gpus_per_replica if layout.fits else memory.gpus_needed,
+            "fits": layout.fits,
+            "tensor_parallel_size": layout.tensor_parallel,
+            "kv_budget_bytes_per_gpu": layout.kv_budget_bytes_per_gpu,
+            "concurrency_at_target": layout.concurrency_at_target,
+            "tokens_in_kv_cache": layout.tokens_in_kv_cache,
+            "notes": [
+                *memory.notes,
+                f"sized for tensor parallel {layout.tensor_parallel} x pipeline parallel "
+                f"{layout.pipeline_parallel} ({layout.gpus_per_replica} GPUs a replica); budget and "
+                "concurrency are those of the tightest pipeline stage",
+            ],
+        }
+    )
+
+
+# vLLM removed its DUAL_CHUNK_FLASH_ATTN backend with the V0 engine (vllm#25351, shipped in 0.11.0);
+# no V1 backend runs dual chunk attention (FACTS.md section 9).
+DUAL_CHUNK_VLLM_REMOVED = "0.11.0"
+
+
+def _dual_chunk_checks(spec: ModelSpec, target: int, engine: str, engine_version: str | None) -> list[str]:
+    """Refuse what dual chunk attention cannot serve; the warnings for what it can."""
+    assert spec.dual_chunk is not None
+    native = spec.native_context
+    reach = spec.max_position_embeddings
+    trained = format_token_count(native)
+    if target > reach:
+        raise PlanRefused(
+            f"{spec.model} reaches {reach} tokens with dual chunk attention over its trained {native}; "
+            f"{target} tokens is past that, and YaRN stacked on dual chunk attention is not a layout the "
+            "model or any engine supports",
+            hint=f"serve at most {reach} tokens (--target {format_token_count(reach)})",
+        )
+    if engine == "vllm" and engine_version is not None:
+        if vllm_versions.release(engine_version) >= vllm_versions.release(DUAL_CHUNK_VLLM_REMOVED):
+            raise PlanRefused(
+                f"{spec.model} goes past its trained {native} tokens only with dual chunk attention "
+                f"(dual_chunk_attention_config), and vLLM {engine_version} has no backend for it (the "
+                f"DUAL_CHUNK_FLASH_ATTN backend left with the V0 engine in {DUAL_CHUNK_VLLM_REMOVED}); "
+                "YaRN over the trained window is not what the model was built for",
+                hint=(
+                    f"serve at most {native} tokens (--target {trained}), or plan for a vLLM before "
+                    f"{DUAL_CHUNK_VLLM_REMOVED} (--engine-version 0.10.2) or SGLang (--engine sglang)"
+                ),
+            )
+        return [
+            f"dual chunk attention past {native} tokens runs on vLLM's V0 engine only "
+            "(VLLM_USE_V1=0, VLLM_ATTENTION_BACKEND=DUAL_CHUNK_FLASH_ATTN), eager, with chunked prefill; "
+            "measure recall with `ropeguard certify` before trusting the window"
+        ]
+    if engine != "sglang":
+        raise PlanRefused(
+            f"{spec.model} goes past its trained {native} tokens only with dual chunk attention, which "
+            f"{engine} does not implement; YaRN over the trained window is not what the model was built for",
+            hint=f"serve at most {native} tokens (--target {trained}), or use vLLM < "
+            f"{DUAL_CHUNK_VLLM_REMOVED} or SGLang",
+        )
+    return [
+        "SGLang turns on its dual_chunk_flash_attn backend from dual_chunk_attention_config; measure recall "
+        "with `ropeguard certify` before trusting the window"
+    ]
+
+
 def make_plan(
     spec: ModelSpec,
     target: int,
@@ -191,6 +264,10 @@ def make_plan(
     force: bool = False,
     p99_input_tokens: int | None = None,
     distribution: str | None = None,
+    gpus_per_node: int | None = None,
+    nodes: int | None = None,
+    expert_parallel: bool = False,
+    multi_node_backend: Literal["auto", "ray", "mp"] = "auto",
 ) -> ContextPlan:
     """Plan serving `spec` at `target` tokens: the rope override, the command, memory and warnings.
 
@@ -230,7 +307,33 @@ def make_plan(
     attention_factor: float | None = None
     cache_positions: int | None = None
     factor = 1.0
-    if target <= native:
+    if spec.native_context_unconfirmed:
+        field = "the GGUF context_length" if spec.config_source == "gguf" else "max_position_embeddings"
+        warnings.append(
+            f"the native window is taken from {field} ({spec.max_position_embeddings}); "
+            "nothing confirms the model was trained that long; certify/probe it (`ropeguard certify`, "
+            "`ropeguard probe`) or pass --native"
+        )
+    dual_chunk = spec.dual_chunk is not None and target > native
+    # Read in vLLM 0.32's source, not run: qwen2.py still passes the dual chunk settings to the
+    # attention layer, whose V1 backends take no such arguments.
+    if (
+        spec.dual_chunk is not None
+        and not dual_chunk
+        and chosen_engine.name == "vllm"
+        and engine_version
+        and vllm_versions.release(engine_version) >= vllm_versions.release(DUAL_CHUNK_VLLM_REMOVED)
+    ):
+        warnings.append(
+            f"the config carries dual_chunk_attention_config, which vLLM {engine_version} has no "
+            "backend for; if the server fails at startup, serve a copy of the model folder whose "
+            "config.json leaves dual_chunk_attention_config out (users report the same on 0.9.2)"
+        )
+    if dual_chunk:
+        warnings += _dual_chunk_checks(spec, target, chosen_engine.name, engine_version)
+        scaling = "dual-chunk"
+        factor = target / native
+    elif target <= native:
         notes.append(
             f"target {target} is within the native window of {native} tokens: no rope scaling is needed"
         )
@@ -282,7 +385,47 @@ def make_plan(
         kv_cache_dtype=kv_cache_dtype,
         quantization=quantization,
     )
-    if not memory.fits:
+    if multi_node_backend == "auto":
+        use_mp = chosen_engine.name == "vllm" and vllm_versions.mp_multi_node_supported(engine_version or "0")
+        multi_node_backend = "mp" if use_mp else "ray"
+    # No layout without weight shapes (a family-level spec): the memory plan has no sizes to arrange.
+    layout = (
+        plan_layout(
+            spec,
+            target,
+            memory,
+            gpus_per_node=gpus_per_node,
+            nodes=nodes,
+            num_gpus=num_gpus,
+            expert_parallel=expert_parallel,
+            backend=multi_node_backend,
+        )
+        if memory.parameters is not None
+        else None
+    )
+    if layout is not None and (
+        layout.multi_node
+        or layout.pipeline_parallel > 1
+        or layout.tensor_parallel != memory.tensor_parallel_size
+    ):
+        memory = _memory_for_layout(memory, layout)
+        if chosen_engine.name != "vllm" and (layout.multi_node or layout.pipeline_parallel > 1):
+            warnings.append(
+                f"the layout spans {layout.nodes_per_replica} node(s) with pipeline parallel "
+                f"{layout.pipeline_parallel}; ropeguard writes multi-node commands for vLLM only"
+            )
+    if memory.parameters is None:
+        warnings.append(
+            f"memory plan unknown (not known: {', '.join(spec.missing_weight_fields) or 'weight shapes'}): "
+            "the weights and the GPUs needed are not computed; the rope settings do not depend on them"
+        )
+    elif layout is not None and layout.multi_node and not layout.fits:
+        warnings.append(
+            f"TP {layout.tensor_parallel} x PP {layout.pipeline_parallel} on "
+            f"{layout.nodes_per_replica} nodes of {memory.gpu} cannot hold one {target}-token request; "
+            "vLLM refuses to start when its KV cache cannot hold one max-length request"
+        )
+    elif not memory.fits:
         if memory.gpus_needed is None:
             where = f"no tensor-parallel size up to 64 of {memory.gpu} holds"
         else:
@@ -306,13 +449,36 @@ def make_plan(
         max_position_embeddings=max_position,
         engine_version=engine_version,
         tensor_parallel_size=memory.tensor_parallel_size or 1,
+        pipeline_parallel_size=layout.pipeline_parallel if layout is not None else 1,
+        enable_expert_parallel=expert_parallel,
+        nodes=layout.nodes_per_replica if layout is not None else 1,
+        multi_node_backend=multi_node_backend,
         kv_cache_dtype=kv_cache_dtype,
         quantization=quantization,
         distribution=distribution,
+        dual_chunk=dual_chunk,
     )
     settings = chosen_engine.settings(request)
     warnings += settings.warnings
     notes += settings.notes
+    node_commands = [
+        NodeCommand(
+            role="head" if role.role == "head" else "worker",
+            backend="mp" if any("--nnodes" in argv for argv in role.commands) else "ray",
+            node_rank=role.node_rank,
+            count=role.count,
+            commands=role.commands,
+            env=role.env,
+            note=role.note,
+        )
+        for role in settings.node_roles
+    ]
+    if not node_commands:
+        node_commands = [
+            NodeCommand(
+                role="server", backend="single", count=1, commands=[settings.command], env=settings.env
+            )
+        ]
 
     return ContextPlan(
         model=spec.model,
@@ -338,6 +504,8 @@ def make_plan(
         command=settings.command,
         env=settings.env,
         memory=memory,
+        layout=layout,
+        node_commands=node_commands,
         warnings=warnings,
         notes=notes,
         engine=settings.engine,

@@ -55,14 +55,23 @@ def render_plan(plan: ContextPlan, *, table: list[str] | None = None) -> str:
     lines += [
         "",
         f"memory ({memory.gpu}, {memory.gpu_memory_utilization:g} utilisation):",
-        f"  weights   {memory.weight_bytes / GIB:.1f} GiB ({memory.parameters / 1e9:.2f} B parameters, "
-        f"{memory.weight_dtype})",
-        f"  KV cache  {memory.kv_bytes_per_token:,} bytes/token ({memory.kv_cache_dtype}); "
-        f"{memory.kv_bytes_at_target / GIB:.1f} GiB at {memory.target_context} tokens",
+        (
+            f"  weights   {memory.weight_bytes / GIB:.1f} GiB ({memory.parameters / 1e9:.2f} B parameters, "
+            f"{memory.weight_dtype})"
+            if memory.weight_bytes is not None and memory.parameters is not None
+            else "  weights   unknown (the config lacks weight shapes)"
+        ),
+        (
+            f"  KV cache  {memory.kv_bytes_per_token:,} bytes/token ({memory.kv_cache_dtype}); "
+            f"{memory.kv_bytes_at_target / GIB:.1f} GiB at {memory.target_context} tokens"
+            if memory.kv_bytes_per_token is not None and memory.kv_bytes_at_target is not None
+            else "  KV cache  unknown (the model's size is not known)"
+        ),
     ]
     if memory.kv_sliding_bytes_per_sequence:
         lines.append(
-            f"            + {memory.kv_sliding_bytes_per_sequence:,} bytes a sequence for sliding layers"
+            f"            + {memory.kv_sliding_bytes_per_sequence:,} bytes a sequence for "
+            "sliding/chunked layers"
         )
     if memory.tensor_parallel_size is not None:
         concurrency = (
@@ -74,11 +83,30 @@ def render_plan(plan: ContextPlan, *, table: list[str] | None = None) -> str:
             f"  GPUs      {memory.gpus_needed if memory.gpus_needed is not None else 'more than 64'} needed; "
             f"--tensor-parallel-size {memory.tensor_parallel_size}: {concurrency}"
         )
+    elif memory.fits is None:
+        lines.append("  GPUs      unknown (no weight count)")
     else:
         lines.append(f"  GPUs      no tensor-parallel size up to 64 of {memory.gpu} holds one request")
+    layout = plan.layout
+    if layout is not None and (layout.multi_node or layout.pipeline_parallel > 1 or layout.data_parallel > 1):
+        lines += [
+            "",
+            f"layout: TP {layout.tensor_parallel} x PP {layout.pipeline_parallel} x {layout.data_parallel} "
+            f"replica(s) on {layout.nodes} node(s) of {layout.gpus_per_node} GPUs"
+            + (f", joined by {layout.backend}" if layout.backend else ""),
+            f"  {layout.reason}",
+        ]
+        if layout.multi_node:
+            for role in plan.node_commands:
+                rank = f" (node rank {role.node_rank})" if role.node_rank is not None else ""
+                count = f" x{role.count}" if role.count > 1 else ""
+                lines.append(f"  {role.role}{rank}{count}: {role.note}")
+                lines += [f"    {key}={value}" for key, value in sorted(role.env.items())]
+                lines += ["    " + shlex.join(argv) for argv in role.commands]
     if table:
         lines += ["", *table]
-    for title, items in (("warnings", plan.warnings), ("notes", plan.notes + memory.notes)):
+    layout_notes = layout.notes if layout is not None else []
+    for title, items in (("warnings", plan.warnings), ("notes", plan.notes + memory.notes + layout_notes)):
         if items:
             lines += ["", f"{title}:"] + [f"  - {item}" for item in items]
     return "\n".join(lines) + "\n"

@@ -193,6 +193,9 @@ def spec_from_plan(
     """A launch of `plan` (parallel sizes from its memory plan unless given)."""
     memory = _memory_dict(plan)
     tp = tensor_parallel_size or int(memory.get("tensor_parallel_size") or 1)
+    # A plan that spans nodes carries its pipeline split in `layout` (plan/layout.py).
+    layout = getattr(plan, "layout", None)
+    planned_pp = getattr(layout, "pipeline_parallel", None) or memory.get("pipeline_parallel_size")
     return LaunchSpec(
         model=plan.model,
         max_model_len=plan.target_context,
@@ -201,9 +204,10 @@ def spec_from_plan(
         port=port,
         served_model_name=served_model_name,
         tensor_parallel_size=tp,
-        pipeline_parallel_size=pipeline_parallel_size or int(memory.get("pipeline_parallel_size") or 1),
+        pipeline_parallel_size=pipeline_parallel_size or int(planned_pp or 1),
         data_parallel_size=data_parallel_size or 1,
-        distributed_executor_backend=distributed_executor_backend,
+        distributed_executor_backend=distributed_executor_backend
+        or (getattr(layout, "backend", None) if nnodes > 1 else None),
         nnodes=nnodes,
         node_rank=node_rank,
         master_addr=master_addr,

@@ -290,6 +290,11 @@ class Server:
         got = args.get("hf_overrides") or None
         if planned_overrides != got:
             problems.append(f"vLLM parsed hf_overrides {got!r}, the plan says {planned_overrides!r}")
+        # The parallel layout (absent from the line when it is vLLM's default of 1).
+        for name in ("tensor_parallel_size", "pipeline_parallel_size"):
+            planned_size, parsed = getattr(self.spec, name), args.get(name, 1)
+            if parsed != planned_size:
+                problems.append(f"vLLM parsed {name} {parsed!r}, the plan says {planned_size}")
         return problems
 
     def verify(self) -> None:
