@@ -45,19 +45,43 @@ def test_plan_artifacts_lint_clean(model: str, version: str, distribution: str, 
             continue  # refused (e.g. past a model's own scaling): nothing is emitted
         folder = tmp_path / str(target)
         folder.mkdir()
+        launching: set[str] = set()
         for form, name in FILES.items():
             try:
                 (folder / name).write_text(emit(plan, form))
             except RopeguardError:
-                continue
+                continue  # e.g. compose refuses a plan that spans nodes
             written += 1
+            if form != "requirements":
+                launching.add(name)
         # No --engine-version: lint must find the version from the artifacts themselves.
         findings = lint([str(folder)], offline=True)
         assert [f.model_dump() for f in findings if f.severity != "info"] == []
-        # Not vacuous: the shell, k8s and compose launches were all read, with their max length.
+        # Not vacuous: every emitted launch file was read (a multi-node plan has a head and a worker
+        # launch in the script and in the LeaderWorkerSet), each with its max length.
         files, _ = extract_files([str(folder)], [])
         launches = [launch for item in files for launch in item.extract.launches]
-        assert len(launches) == 3
+        assert {Path(launch.path).name for launch in launches} == launching
         assert all(launch.max_model_len is not None for launch in launches)
         assert all(launch.overrides for launch in launches) == bool(plan.hf_overrides)
     assert written > 0
+
+
+@pytest.mark.parametrize("form", ["k8s", "kuberay"])
+def test_multi_node_manifest_lints_clean_and_a_broken_worker_flag_is_found(tmp_path: Path, form: str) -> None:
+    # Issue 14: DeepSeek-V3 at 128K on H100s spans two nodes (a LeaderWorkerSet / a RayService).
+    spec = load_model_spec("deepseek-ai/DeepSeek-V3", offline=True)
+    plan = make_plan(spec, 131072, engine_version="0.33.0")
+    manifest = tmp_path / "deploy.yaml"
+    text = emit(plan, form)
+    manifest.write_text(text)
+    assert lint([str(manifest)], offline=True) == []
+    if form == "kuberay":
+        return  # the vLLM args live in serveConfigV2 (engine_kwargs); covered by tests/lint/realworld
+    assert "workerTemplate" in text and "--headless" in text
+    flag = '          - --rope-scaling\n          - \'{"rope_type": "yarn", "factor": 2.0}\'\n'
+    broken = text.replace("          - --headless\n", "          - --headless\n" + flag, 1)
+    manifest.write_text(broken)
+    worker_line = broken.split("\n").index("          - --rope-scaling") + 2
+    findings = lint([str(manifest)], offline=True)
+    assert ("RG101", worker_line, "error") in {(f.rule, f.line, f.severity) for f in findings}

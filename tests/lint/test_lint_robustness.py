@@ -131,6 +131,22 @@ _FRAGMENTS = st.lists(
             "RUN",
             "LLM(",
             "max_model_len=",
+            # shapes the readers follow (arrays, defaults, k8s env, dotted flags, embedded YAML)
+            "cmd=(",
+            "cmd+=(",
+            '"${cmd[@]}"',
+            "${X:-131072}",
+            "X=$X$X",
+            "$(X)",
+            "--rope-scaling.factor",
+            "serveConfigV2:",
+            "name: X",
+            "value:",
+            "docker run",
+            "vllm/vllm-openai:latest",
+            "nvcr.io/nvidia/vllm:25.09-py3",
+            "torchvision==0.19.0",
+            "```bash",
         ]
     ),
     max_size=60,
@@ -183,3 +199,11 @@ def test_a_named_file_of_unknown_kind_is_noted(tmp_path: Path) -> None:
     assert [note.message for note in report.notes] == ["skipped: not a kind of file lint reads"]
     # In a folder walk the same file is silently not ours (no note per unrelated file).
     assert lint_report([str(tmp_path)], offline=True).notes == []
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=st.one_of(_SHELLISH, _FRAGMENTS))
+def test_markdown_blocks_survive_arbitrary_text(text: str) -> None:
+    from ropeguard.lint.sources.prose import parse_markdown_blocks
+
+    parse_markdown_blocks("fuzz.md", "```bash\n" + text + "\n```\n" + text)

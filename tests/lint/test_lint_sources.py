@@ -128,7 +128,7 @@ def test_version_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
         "pip install vllm==0.11.0\n"
         f"vllm serve Qwen/Qwen3-8B --max-model-len 131072 --hf-overrides '{QWEN_YARN}'\n"
     )
-    assert "0.11.0 (pinned at line 1)" in message()  # the same file beats the tree
+    assert "0.11.0 (in this file at line 1)" in message()  # the same file beats the tree
     script.write_text(
         "pip install vllm==0.11.0\n"
         "docker run vllm/vllm-openai:v0.10.2 --model Qwen/Qwen3-8B --max-model-len 131072 "

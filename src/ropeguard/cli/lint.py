@@ -27,6 +27,9 @@ def lint_command(
     output: str = typer.Option("text", "--format", metavar="text|json|sarif", help="Output format."),
     fix: bool = typer.Option(False, "--fix", help="Print a unified diff of the corrected files."),
     write: bool = typer.Option(False, "--write", help="Write the corrected files."),
+    markdown: bool = typer.Option(
+        False, "--markdown", help="Also read shell commands in Markdown's fenced bash/sh/console blocks."
+    ),
 ) -> int:
     """Find settings in deployment files that silently break long context."""
     from ropeguard import __version__
@@ -37,7 +40,11 @@ def lint_command(
     if output not in ("text", "json", "sarif"):
         raise UsageError(f"--format {output!r} is not one of text, json, sarif")
     report = lint_report(
-        paths, engine_version=engine_version, offline=offline_flag(offline), model_config=model_config
+        paths,
+        engine_version=engine_version,
+        offline=offline_flag(offline),
+        model_config=model_config,
+        markdown=markdown,
     )
     if fix or write:
         changed = fixed_files(report.edits)
@@ -47,7 +54,11 @@ def lint_command(
             written = write_fixes(changed)
             typer.echo(f"fixed {len(written)} file(s)", err=True)
             report = lint_report(
-                paths, engine_version=engine_version, offline=offline_flag(offline), model_config=model_config
+                paths,
+                engine_version=engine_version,
+                offline=offline_flag(offline),
+                model_config=model_config,
+                markdown=markdown,
             )
         if fix:
             return 1 if report.failed else 0

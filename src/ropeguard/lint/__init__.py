@@ -1,4 +1,4 @@
-"""Lint deployment files for settings that silently break long context (rules RG101-RG303).
+"""Lint deployment files for settings that silently break long context (rules RG101-RG304).
 
     import ropeguard
     for finding in ropeguard.lint(["deploy/"], engine_version="0.12.0"):

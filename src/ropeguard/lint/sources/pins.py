@@ -35,7 +35,7 @@ def parse_pyproject(path: str, text: str) -> Extract:
 def _requirements_name(name: str) -> bool:
     lowered = name.lower()
     return (lowered.startswith(("requirements", "constraints")) and lowered.endswith((".txt", ".in"))) or (
-        lowered.endswith(".txt") and "requirements" in lowered
+        lowered.endswith(".txt") and ("requirements" in lowered or "constraints" in lowered)
     )
 
 

@@ -17,12 +17,13 @@ from typing import Any
 
 import yaml
 
-from ropeguard.lint.argv import launch_from_words, pins_from_words
+from ropeguard.lint.argv import expand, launch_from_words, pin_from_text, pins_from_words
 from ropeguard.lint.launch import (
     ALLOW_LONG_ENV,
     Extract,
     Launch,
     Override,
+    Pin,
     Value,
     declared_image_version,
     is_vllm_image,
@@ -37,6 +38,7 @@ _ARGV_KEYS = ("entrypoint", "command", "args", "extraargs", "arguments")
 _MODEL_KEYS = ("model", "modelname", "modelid", "modelurl", "modelpath")
 _SIGNAL_TEXT = ("--max-model-len", "--max_model_len", "--hf-overrides", "--hf_overrides", "vllm")
 _SIGNAL_KEYS = ("maxmodellen", "hfoverrides")
+_ANCHOR = re.compile(r"(?:^|[\s\[{,:-])&[^\s]")
 
 
 @lru_cache(maxsize=4096)
@@ -55,20 +57,32 @@ class _Scope:
     max_model_len: Value | None = None
     overrides: list[Override] = field(default_factory=list)
     rope_scaling: Override | None = None
+    # Every env entry (`- name: X` / `value: Y`, SkyPilot `envs:`), for k8s `$(X)` and shell `$X`.
+    variables: dict[str, Value] = field(default_factory=dict)
+    pins: list[Pin] = field(default_factory=list)  # a RayService runtime_env `pip:` list
 
 
 class _Reader:
-    def __init__(self, path: str, text: str) -> None:
+    def __init__(self, path: str, text: str, offset: int = 0, flat: int | None = None) -> None:
         self.path = path
         self.lines = text.split("\n")
         self.scopes: list[_Scope] = []
+        self.offset = offset  # lines above this text in the file (an embedded document)
+        self.flat = flat  # an embedded document written as one quoted scalar: all of it is on this line
+
+    def line(self, node: yaml.Node) -> int:
+        if self.flat is not None:
+            return self.flat
+        return int(node.start_mark.line) + 1 + self.offset
 
     def word(self, node: yaml.ScalarNode) -> Word:
         line = node.start_mark.line + 1
         text = str(node.value)
         here = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
-        verbatim = "\n" not in text and text in here
+        # Inside a quoted embedded document the file holds escapes, not this text: never edited.
+        verbatim = "\n" not in text and text in here and self.flat is None
         raw = text if verbatim else json.dumps(text)
+        line = self.flat if self.flat is not None else line + self.offset
         return Word(text, line, raw, single_quoted=verbatim and node.style == "'")
 
     def value(self, node: yaml.ScalarNode) -> Value:
@@ -128,10 +142,22 @@ class _Reader:
         text = str(node.value)
         if node.style in ("|", ">"):
             line += 1
+        if node.style in ('"', "'") and node.end_mark.line > node.start_mark.line:
+            # A quoted scalar over several lines is folded into one; read the lines from the file
+            # (when nothing in them is escaped) so each word keeps the line it is on.
+            body = self.lines[node.start_mark.line : node.end_mark.line + 1]
+            joined = "\n".join(body)
+            first = body[0][node.start_mark.column + 1 :] if body else ""
+            last_cut = node.end_mark.column - 1
+            inner = [first, *body[1:-1], body[-1][:last_cut]] if len(body) > 1 else [first]
+            if "\\" not in joined and all(part.strip() for part in inner):
+                text = " \\\n".join(part.strip() for part in inner)
+                line = node.start_mark.line + 1
+        line = self.flat if self.flat is not None else line + self.offset
         if node.style == ">":
             # Folding joined the lines with spaces; read them from the file instead, joined as shell
             # continuations, so each word keeps the line it is on.
-            body = [part.strip() for part in self.lines[line - 1 : node.end_mark.line]]
+            body = [part.strip() for part in self.lines[line - 1 - self.offset : node.end_mark.line]]
             while body and not body[-1]:
                 body.pop()
             if body and all(body):
@@ -144,18 +170,48 @@ class _Reader:
         env_name = names.get("name")
         if (
             isinstance(env_name, yaml.ScalarNode)
-            and env_name.value == ALLOW_LONG_ENV
             and isinstance(names.get("value"), yaml.ScalarNode)
+            and len(names) == 2
         ):
-            scope.env[ALLOW_LONG_ENV] = self.value(names["value"])
+            env_value = self.value(names["value"])
+            scope.variables[str(env_name.value)] = env_value
+            if env_name.value == ALLOW_LONG_ENV:
+                scope.env[ALLOW_LONG_ENV] = env_value
             return
+        repository, tag = names.get("repository"), names.get("tag")
+        # vLLM production-stack's modelSpec: `repository: vllm/vllm-openai` beside `tag: v0.x`.
+        if (
+            isinstance(repository, yaml.ScalarNode)
+            and isinstance(tag, yaml.ScalarNode)
+            and tag.value
+            and is_vllm_image(str(repository.value))
+        ):
+            scope.vllm_image = True
+            scope.image_version = Value(str(tag.value), self.line(tag))
         for key, item in pairs:
             raw_key = str(key.value)
             name = _norm(raw_key)
             if raw_key == ALLOW_LONG_ENV and isinstance(item, yaml.ScalarNode):
                 scope.env[ALLOW_LONG_ENV] = self.value(item)
-            elif name == "image":
-                self.image(item, scope)
+            elif name in ("image", "imageid"):
+                self.image(item, scope)  # `image_id: docker:vllm/vllm-openai:v0.x` is SkyPilot's
+            elif name in ("repository", "tag") and repository is not None and tag is not None:
+                continue
+            elif name == "environment":
+                self.environment(item, scope)
+                self.walk(item, scope, top)
+            elif name in ("envs", "envvars") and isinstance(item, yaml.MappingNode):
+                for env_key, env_value in item.value:  # SkyPilot `envs:`, Ray `env_vars:`
+                    if isinstance(env_key, yaml.ScalarNode) and isinstance(env_value, yaml.ScalarNode):
+                        scope.variables[str(env_key.value)] = self.value(env_value)
+            elif name == "pip" and isinstance(item, yaml.SequenceNode):
+                for part in item.value:
+                    if isinstance(part, yaml.ScalarNode):
+                        pin = pin_from_text(str(part.value), self.line(part))
+                        if pin is not None:
+                            scope.pins.append(pin)
+            elif name == "serveconfigv" and isinstance(item, yaml.ScalarNode):
+                self.embedded(item, scope, top)
             elif name in _ARGV_KEYS and isinstance(item, yaml.SequenceNode):
                 words = [self.word(part) for part in item.value if isinstance(part, yaml.ScalarNode)]
                 order = _ARGV_KEYS.index(name)
@@ -186,6 +242,33 @@ class _Reader:
             else:
                 self.walk(item, scope, top)
 
+    def environment(self, node: yaml.Node, scope: _Scope) -> None:
+        """Compose `environment:` as a map or a `NAME=value` list: the container's env, which a
+        `sh -c "... $NAME"` command sees."""
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode) and isinstance(value, yaml.ScalarNode):
+                    scope.variables[str(key.value)] = self.value(value)
+        elif isinstance(node, yaml.SequenceNode):
+            for part in node.value:
+                if isinstance(part, yaml.ScalarNode) and "=" in str(part.value):
+                    name, _, text = str(part.value).partition("=")
+                    scope.variables[name.strip()] = Value(text, self.line(part), verbatim=False)
+
+    def embedded(self, node: yaml.ScalarNode, scope: _Scope, top: _Scope) -> None:
+        """KubeRay's `serveConfigV2`: a Ray Serve config held as a YAML string, read as YAML in place."""
+        text = str(node.value)
+        if _ANCHOR.search(text):
+            return  # aliases could multiply the walk; Ray Serve configs do not use them
+        block = node.style in ("|", ">")
+        # A block scalar's text starts on the next line; a quoted one ("applications:\n- ...") has
+        # no lines of its own in the file, so everything in it is reported at the scalar's line.
+        inner = _Reader(self.path, text, self.line(node), flat=None if block else self.line(node))
+        inner.scopes = self.scopes
+        for document in yaml.compose_all(text, Loader=_Loader):
+            if document is not None:
+                inner.walk(document, scope, top)
+
     def override(self, key: str, node: yaml.Node) -> Override | None:
         if isinstance(node, yaml.ScalarNode):
             if not str(node.value).strip():
@@ -193,18 +276,18 @@ class _Reader:
             return parse_override(key, self.value(node))
         if isinstance(node, yaml.MappingNode):
             data = yaml.load(yaml.serialize(node), Loader=_Loader)
-            raw = Value(json.dumps(data), node.start_mark.line + 1, verbatim=False)
+            raw = Value(json.dumps(data), self.line(node), verbatim=False)
             return Override(origin=key, raw=raw, data=data if isinstance(data, dict) else None)
         return None
 
     def image(self, node: yaml.Node, scope: _Scope) -> None:
         if isinstance(node, yaml.ScalarNode):
-            text = str(node.value)
+            text = str(node.value).removeprefix("docker:")
             if is_vllm_image(text):
                 scope.vllm_image = True
                 version = declared_image_version(text)
                 if version is not None:
-                    scope.image_version = Value(version, node.start_mark.line + 1)
+                    scope.image_version = Value(version, self.line(node))
         elif isinstance(node, yaml.MappingNode):
             fields = {
                 _norm(str(k.value)): v
@@ -216,18 +299,22 @@ class _Reader:
                 scope.vllm_image = True
                 tag = fields.get("tag")
                 if tag is not None and str(tag.value):
-                    scope.image_version = Value(str(tag.value), tag.start_mark.line + 1)
+                    scope.image_version = Value(str(tag.value), self.line(tag))
 
 
-def _launches(reader: _Reader, scope: _Scope, path: str) -> list[Launch]:
+def _launches(reader: _Reader, scope: _Scope, path: str, top: _Scope) -> list[Launch]:
     launches: list[Launch] = []
+    variables = {**top.variables, **scope.variables}
     words = [word for _, fragment in sorted(scope.argv, key=lambda pair: pair[0]) for word in fragment]
     if words:
+        # Kubernetes expands `$(NAME)` in command/args from the container's env; no shell runs.
+        words = expand(words, variables, shell=False, k8s=True)
         launch = launch_from_words(words, path=path, source="yaml", vllm_context=scope.vllm_image)
         if launch is not None:
             launches.append(launch)
     for text, line in scope.scripts:
         for command in split_commands(text, line):
+            command = expand(command, variables, shell=True, k8s=True)
             launch = launch_from_words(command, path=path, source="yaml", vllm_context=scope.vllm_image)
             if launch is not None:
                 launches.append(launch)
@@ -242,6 +329,7 @@ def _launches(reader: _Reader, scope: _Scope, path: str) -> list[Launch]:
         launch.overrides.extend(scope.overrides)
         launch.rope_scaling_flag = launch.rope_scaling_flag or scope.rope_scaling
         launch.image_version = launch.image_version or scope.image_version
+        launch.engine_pins.extend(scope.pins)
     return launches
 
 
@@ -255,7 +343,8 @@ def parse_yaml(path: str, text: str) -> Extract:
         reader.scopes = [top]
         reader.walk(document, top, top)
         for scope in reader.scopes:
-            extract.launches.extend(_launches(reader, scope, path))
+            extract.launches.extend(_launches(reader, scope, path, top))
+            extract.pins.extend(scope.pins)
             if scope.image_version is not None:
                 extract.image_versions.append(scope.image_version)
             for text_line, line in scope.scripts:
