@@ -6,6 +6,7 @@ import typer
 
 from ropeguard.cli.app import app
 from ropeguard.cli.options import JSON_OPTION
+from ropeguard.doctor import doctor
 
 
 @app.command("doctor")
@@ -13,7 +14,6 @@ def doctor_command(
     as_json: bool = JSON_OPTION,
 ) -> int:
     """Check the installed serving stack for versions that break long context."""
-    from ropeguard.doctor import doctor
 
     report = doctor()
     if as_json:

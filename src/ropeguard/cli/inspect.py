@@ -8,6 +8,7 @@ import typer
 
 from ropeguard.cli.app import app
 from ropeguard.cli.options import JSON_OPTION, NATIVE_OPTION, OFFLINE_OPTION, native_tokens, offline_flag
+from ropeguard.models.inspection import inspect_document, inspect_model, summary_rows
 
 
 @app.command("inspect")
@@ -18,7 +19,6 @@ def inspect_command(
     offline: bool = OFFLINE_OPTION,
 ) -> None:
     """Family, native context (and where it came from), rope type/theta/params, heads, layers, layout."""
-    from ropeguard.models.inspection import inspect_document, inspect_model, summary_rows
 
     spec = inspect_model(model, native=native_tokens(native), offline=offline_flag(offline))
     if as_json:

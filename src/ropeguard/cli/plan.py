@@ -6,6 +6,10 @@ import typer
 
 from ropeguard.cli.app import app
 from ropeguard.cli.options import JSON_OPTION, NATIVE_OPTION, OFFLINE_OPTION, native_tokens, offline_flag
+from ropeguard.errors import UsageError
+from ropeguard.plan import plan_model
+from ropeguard.plan.emit import emit as emit_artifact
+from ropeguard.plan.summary import render_dimension_table, render_plan
 
 
 @app.command("plan")
@@ -41,8 +45,6 @@ def plan_command(
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Work out the RoPE/YaRN settings, the serve command and the memory plan for a target context."""
-    from ropeguard.errors import UsageError
-    from ropeguard.plan import plan_model
 
     if json_output and emit not in (None, "json"):
         raise UsageError("--json and --emit cannot be combined", hint="use --emit json, or --json alone")
@@ -65,10 +67,7 @@ def plan_command(
         typer.echo(plan.model_dump_json(indent=2))
         return
     if emit is not None:
-        from ropeguard.plan.emit import emit as emit_artifact
-
         typer.echo(emit_artifact(plan, emit), nl=False)
         return
-    from ropeguard.plan.summary import render_dimension_table, render_plan
 
     typer.echo(render_plan(plan, table=render_dimension_table(plan)), nl=False)

@@ -19,6 +19,9 @@ import typer
 
 from ropeguard.cli.app import app
 from ropeguard.cli.options import NATIVE_OPTION, OFFLINE_OPTION
+from ropeguard.errors import UsageError
+from ropeguard.plan import plan_model
+from ropeguard.plan.summary import render_plan
 
 if TYPE_CHECKING:
     from ropeguard.plan import ContextPlan
@@ -39,8 +42,6 @@ class PlanOptions:
     offline: bool = False
 
     def plan(self, model: str, target: str | int) -> ContextPlan:
-        from ropeguard.plan import plan_model
-
         return plan_model(
             model,
             target,
@@ -124,7 +125,7 @@ def serve_command(
     Extra vLLM flags go after `--`; flags the plan sets already (--max-model-len, --hf-overrides...)
     are refused there.
     """
-    from ropeguard.errors import UsageError
+    # Lazy: the CLI imports every command module at start; this command's library loads when it runs.
     from ropeguard.serve import Server, build_launch, run_until_stopped, spec_from_plan, start_server
 
     if json_output and not dry_run:
@@ -158,7 +159,6 @@ def serve_command(
             }
             typer.echo(json.dumps(document, indent=2))
             return
-        from ropeguard.plan.summary import render_plan
 
         typer.echo(render_plan(plan), nl=False)
         typer.echo("\nThe command ropeguard serve would run:\n")

@@ -25,13 +25,9 @@ Which lengths
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ropeguard.evals.results import GateVerdict
+from ropeguard.evals.session import Session
 from ropeguard.evals.stats import sequential_verdict
-
-if TYPE_CHECKING:
-    from ropeguard.evals.runner import Session
 
 
 def _tally(session: Session, length: int, rounds: int) -> tuple[int, int]:

@@ -25,9 +25,10 @@ from ropeguard.evals.endpoint import (
     send,
     without_userinfo,
 )
+from ropeguard.evals.inprocess import inprocess_backend
 from ropeguard.evals.prompts import Prepared
 from ropeguard.evals.results import PrefixCacheStats, ServerInfo
-from ropeguard.evals.runner import DEFAULT_CONCURRENCY, Backend
+from ropeguard.evals.session import DEFAULT_CONCURRENCY, Backend
 from ropeguard.evals.tokenization import LocalTokenizer, ServerTokenizer, Tokenizer, probe_server_tokenizer
 
 
@@ -155,15 +156,9 @@ def openai_backend(config: EvalConfig) -> Backend:
     )
 
 
-def transformers_backend(config: EvalConfig) -> Backend:
-    from ropeguard.evals.inprocess import inprocess_backend
-
-    return inprocess_backend(config)
-
-
 BACKENDS: dict[str, Callable[[EvalConfig], Backend]] = {
     "openai": openai_backend,
-    "transformers": transformers_backend,
+    "transformers": inprocess_backend,
 }
 
 

@@ -18,6 +18,7 @@ from ropeguard.engines.vllm import encode_overrides
 from ropeguard.errors import RopeguardError
 from ropeguard.lint.launch import ALLOW_LONG_ENV, Launch, Override, Value, parse_length, truthy
 from ropeguard.models.spec import ModelSpec
+from ropeguard.plan import make_plan
 
 _ROPE_KEYS = ("rope_parameters", "rope_scaling")
 
@@ -77,8 +78,6 @@ class Planner:
 
     @staticmethod
     def _make(spec: ModelSpec, target: int, engine_version: str) -> PlannedFix | None:
-        from ropeguard.plan import make_plan
-
         try:
             plan = make_plan(spec, target, engine="vllm", engine_version=engine_version)
         except RopeguardError:

@@ -30,7 +30,9 @@ from pathlib import Path
 from typing import Any, cast, get_args
 
 from ropeguard.errors import ModelConfigError, UnsupportedLayoutError
+from ropeguard.models import hub
 from ropeguard.models.families import CLASS_DEFAULTS, find_native_rule
+from ropeguard.models.registry import registry_entry
 from ropeguard.models.spec import (
     ConfigSource,
     LayerKind,
@@ -480,9 +482,6 @@ def load_model_spec(model: str, *, native: int | None = None, offline: bool | No
 
     Raises ModelConfigError (missing, not JSON, a field lacking, unknown id) or UnsupportedLayoutError.
     """
-    from ropeguard.models import hub
-    from ropeguard.models.registry import registry_spec
-
     native_source = "given with --native" if native is not None else None
     path = Path(model).expanduser()
     if path.is_dir():
@@ -549,4 +548,22 @@ def load_model_spec(model: str, *, native: int | None = None, offline: bool | No
         f"unknown model {model!r}: not a local file or folder, not in the Hugging Face cache, "
         f"the hub is not available ({why_not_hub}), and ropeguard's registry does not know it",
         hint="pass a local model folder or the path of its config.json",
+    )
+
+
+def registry_spec(model_id: str, *, native: int | None = None) -> ModelSpec | None:
+    """The ModelSpec of a registered model (config_source "registry"), or None if it is unknown.
+
+    native: overrides the registry's native context (the `--native` flag).
+    """
+    entry = registry_entry(model_id)
+    if entry is None:
+        return None
+    return spec_from_config(
+        entry.config,
+        model=entry.id,
+        source="registry",
+        native=native if native is not None else entry.native_context,
+        native_source=None if native is not None else f"ropeguard registry: {entry.native_context_source}",
+        origin=f"ropeguard registry entry {entry.id}",
     )

@@ -11,6 +11,9 @@ import sys
 import types
 from typing import TYPE_CHECKING, Any
 
+from ropeguard.lengths import parse_token_count
+from ropeguard.models.reader import load_model_spec
+from ropeguard.models.spec import ModelSpec
 from ropeguard.plan.memory import MemoryPlan, plan_memory
 from ropeguard.plan.planner import SCHEMA_VERSION, ContextPlan, make_plan
 
@@ -41,8 +44,6 @@ def plan_model(
     Token counts accept 131072 or "128k". Raises PlanRefused (exit 1) for a plan that would be wrong,
     UsageError / ModelConfigError (exit 2) for bad input.
     """
-    from ropeguard.lengths import parse_token_count
-    from ropeguard.models.spec import ModelSpec
 
     if isinstance(model, ModelSpec):
         spec = model
@@ -54,8 +55,6 @@ def plan_model(
                 }
             )
     else:
-        from ropeguard.models.reader import load_model_spec
-
         spec = load_model_spec(
             model,
             native=parse_token_count(native, what="native context") if native is not None else None,

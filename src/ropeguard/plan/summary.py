@@ -6,6 +6,7 @@ import shlex
 from typing import TYPE_CHECKING
 
 from ropeguard.plan.planner import ContextPlan
+from ropeguard.rope import dimension_table
 
 if TYPE_CHECKING:
     from ropeguard.rope import DimensionTable
@@ -91,7 +92,6 @@ def dimension_table_for(plan: ContextPlan) -> DimensionTable | None:
     """
     if plan.applied_rope is None:
         return None
-    from ropeguard.rope import dimension_table
 
     return dimension_table(
         plan.applied_rope,

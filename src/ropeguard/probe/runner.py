@@ -12,8 +12,8 @@ from typing import Literal
 
 import httpx
 
-from ropeguard import __version__
 from ropeguard.errors import EndpointError, UsageError
+from ropeguard.evals.haystack import Haystack
 from ropeguard.probe import detection
 from ropeguard.probe.results import (
     PROBE_FILE,
@@ -31,6 +31,7 @@ from ropeguard.probe.sources import (
     TransformersLogprobSource,
     open_http_source,
 )
+from ropeguard.version import __version__
 
 Method = Literal["auto", "prompt_logprobs", "echo"]
 
@@ -49,7 +50,6 @@ def filler_text(
     tokenize: Callable[[str], list[int]], min_tokens: int, style: str = DEFAULT_HAYSTACK, seed: int = 0
 ) -> str:
     """ropeguard's haystack, grown sentence by sentence (doubling) until it has >= min_tokens tokens."""
-    from ropeguard.evals.haystack import Haystack
 
     haystack = Haystack(style, seed)
     n = 64

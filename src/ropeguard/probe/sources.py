@@ -23,6 +23,7 @@ from typing import Any, Protocol
 import httpx
 
 from ropeguard.errors import EndpointError, MissingDependencyError, UsageError
+from ropeguard.evals.inprocess import apply_hf_overrides
 from ropeguard.probe.results import ProbeMethod
 
 
@@ -195,8 +196,6 @@ class TransformersLogprobSource:
             raise UsageError(f"--model {self.path}: no such folder", hint="pass a local model folder")
         config = AutoConfig.from_pretrained(self.path)
         if self.hf_overrides:
-            from ropeguard.evals.inprocess import apply_hf_overrides
-
             # The same semantics as vLLM's --hf-overrides, shared with `eval --backend transformers`.
             apply_hf_overrides(config, self.hf_overrides)
         self._torch = torch

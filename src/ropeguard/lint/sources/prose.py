@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ropeguard.lint.launch import Extract
-from ropeguard.lint.sources import Source, register
+from ropeguard.lint.sources.registry import Source, register
 
 _SUFFIXES = (".md", ".markdown", ".rst", ".adoc", ".txt", ".html", ".ipynb")
 

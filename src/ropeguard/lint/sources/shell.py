@@ -5,7 +5,7 @@ from __future__ import annotations
 from ropeguard.lint.argv import env_assignments, launch_from_words, pins_from_words
 from ropeguard.lint.launch import Extract
 from ropeguard.lint.shellwords import split_commands
-from ropeguard.lint.sources import Source, register
+from ropeguard.lint.sources.registry import Source, register
 
 TRIGGERS = ("vllm", "max-model-len", "max_model_len", "hf-overrides", "hf_overrides", "rope", "VLLM_")
 
