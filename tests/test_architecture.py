@@ -22,16 +22,16 @@ PACKAGE = "ropeguard"
 # Lowest first. A module may import modules of its own layer's unit and of lower layers; units that
 # share a layer (a tuple) must not import each other. A unit is a top-level module or subpackage.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("errors", "version", "files"),
+    ("errors", "version", "files", "deprecation"),
     ("lengths", "http"),
     ("models",),
     ("rope", "engines"),
     ("plan",),
     ("doctor", "lint", "serve", "evals"),
+    ("api",),
     ("probe",),
     ("reports",),
     ("certify", "demo"),
-    ("api",),
     ("__init__",),  # the package root: the public names, re-exported lazily from api
     ("cli",),
     ("__main__",),

@@ -28,10 +28,10 @@ from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ropeguard.api import plan_model
 from ropeguard.errors import UsageError
 from ropeguard.evals import EvalConfig, run
 from ropeguard.lengths import parse_token_count
-from ropeguard.plan import plan_model
 from ropeguard.reports.compare import compare_runs
 from ropeguard.reports.html import PLAN_FILE, write_report
 from ropeguard.serve import LaunchSpec, build_launch, free_port, spec_from_plan, start_server
@@ -215,7 +215,7 @@ def certify(
 ) -> Certificate:
     """Certify serving `model` at `target` tokens with ropeguard's plan; see the module docstring.
 
-    `plan_options` go to `ropeguard.plan.plan_model` (native, engine_version, gpu, ...) unless a
+    `plan_options` go to `ropeguard.plan_model` (native, engine_version, gpu, ...) unless a
     ready `plan` is given.
     """
 

@@ -15,15 +15,14 @@ Known-bad combinations (FACTS.md sections 1-3):
 from __future__ import annotations
 
 import platform
-import sys
-import types
 from collections.abc import Mapping
 from importlib import metadata
-from typing import Any, Literal
+from typing import Literal
 
 from packaging.version import InvalidVersion, Version
 from pydantic import BaseModel, ConfigDict, Field
 
+from ropeguard.deprecation import keep_callable
 from ropeguard.engines import vllm_versions as facts
 
 CheckSeverity = Literal["error", "warning", "info"]
@@ -254,11 +253,5 @@ def doctor(*, probe_cuda: bool = True, versions: Mapping[str, str | None] | None
     return report
 
 
-class _CallableModule(types.ModuleType):
-    """`ropeguard.doctor()` runs `doctor`, whether `ropeguard.doctor` was reached as module or name."""
-
-    def __call__(self, **options: Any) -> DoctorReport:
-        return doctor(**options)
-
-
-sys.modules[__name__].__class__ = _CallableModule
+# `ropeguard.doctor()` (ropeguard 0.1) still works for one release, with a DeprecationWarning.
+keep_callable(__name__, "run_doctor")

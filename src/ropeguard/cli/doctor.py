@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import typer
 
+from ropeguard.api import run_doctor
 from ropeguard.cli.app import app
 from ropeguard.cli.options import JSON_OPTION
-from ropeguard.doctor import doctor
 
 
 @app.command("doctor")
@@ -15,7 +15,7 @@ def doctor_command(
 ) -> int:
     """Check the installed serving stack for versions that break long context."""
 
-    report = doctor()
+    report = run_doctor()
     if as_json:
         typer.echo(report.model_dump_json(indent=2))
         return 1 if report.failed else 0

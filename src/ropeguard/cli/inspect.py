@@ -6,9 +6,10 @@ import json
 
 import typer
 
+from ropeguard.api import inspect_model
 from ropeguard.cli.app import app
 from ropeguard.cli.options import JSON_OPTION, NATIVE_OPTION, OFFLINE_OPTION, native_tokens, offline_flag
-from ropeguard.models.inspection import inspect_document, inspect_model, summary_rows
+from ropeguard.models.inspection import inspect_document, summary_rows
 
 
 @app.command("inspect")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import typer
 
+from ropeguard.api import plan_model
 from ropeguard.cli.app import app
 from ropeguard.cli.options import JSON_OPTION, NATIVE_OPTION, OFFLINE_OPTION, native_tokens, offline_flag
 from ropeguard.errors import UsageError
-from ropeguard.plan import plan_model
 from ropeguard.plan.emit import emit as emit_artifact
 from ropeguard.plan.summary import render_dimension_table, render_plan
 

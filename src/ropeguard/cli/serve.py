@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from ropeguard.api import plan_model
 from ropeguard.cli.app import app
 from ropeguard.cli.options import NATIVE_OPTION, OFFLINE_OPTION
 from ropeguard.errors import UsageError
-from ropeguard.plan import plan_model
 from ropeguard.plan.summary import render_plan
 
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class PlanOptions:
-    """The plan options `serve` and `certify` pass to `ropeguard.plan.plan_model`."""
+    """The plan options `serve` and `certify` pass to `ropeguard.plan_model`."""
 
     native: str | None = None
     engine_version: str | None = None

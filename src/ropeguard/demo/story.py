@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ropeguard.api import plan_model
 from ropeguard.demo import MODEL_ID, NATIVE_CONTEXT, model_dir
 from ropeguard.errors import MissingDependencyError, UsageError
 from ropeguard.evals import EvalConfig, load_run, run
-from ropeguard.plan import plan_model
 from ropeguard.reports.html import PLAN_FILE, write_report
 from ropeguard.reports.terminal import render_grid_table
 from ropeguard.serve import LaunchSpec, Runtime, Server, free_port, spec_from_plan

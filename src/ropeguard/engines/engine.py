@@ -6,6 +6,7 @@ which key the rope dict goes under, which flags carry it, and the argv that star
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -63,8 +64,9 @@ class Engine(Protocol):
     # Other names users type for it (`llamacpp` for `llama.cpp`).
     aliases: tuple[str, ...]
 
-    def default_version(self) -> str | None:
-        """The version to plan for when none is given (the installed one, else the newest known)."""
+    def default_version(self, installed: Mapping[str, str]) -> str | None:
+        """The version to plan for when none is given: the one in `installed` (distribution ->
+        version, looked up by the caller), else the newest known. Pure: reads nothing itself."""
         ...
 
     def settings(self, request: EngineRequest) -> EngineSettings:

@@ -9,7 +9,7 @@ max_position_embeddings to the target as well: then both readings give the same 
 from __future__ import annotations
 
 import json
-from importlib import metadata
+from collections.abc import Mapping
 from typing import Any
 
 from packaging.version import InvalidVersion, Version
@@ -38,22 +38,15 @@ _SNIPPET = (
 )
 
 
-def _version_of_installed() -> str:
-    try:
-        return metadata.version("transformers")
-    except metadata.PackageNotFoundError:
-        return NEWEST_KNOWN
-
-
 class TransformersEngine:
     name = "transformers"
     aliases: tuple[str, ...] = ("hf",)
 
-    def default_version(self) -> str:
-        return _version_of_installed()
+    def default_version(self, installed: Mapping[str, str]) -> str:
+        return installed.get("transformers", NEWEST_KNOWN)
 
     def settings(self, request: EngineRequest) -> EngineSettings:
-        version = request.engine_version or self.default_version()
+        version = request.engine_version or self.default_version({})
         try:
             modern = Version(version) >= ROPE_PARAMETERS_FROM
         except InvalidVersion:

