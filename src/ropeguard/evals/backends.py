@@ -17,7 +17,6 @@ from ropeguard.evals.endpoint import (
     Reply,
     RetryPolicy,
     ServerFacts,
-    auth_headers,
     check_lengths,
     preflight,
     public_url,
@@ -30,6 +29,7 @@ from ropeguard.evals.prompts import Prepared
 from ropeguard.evals.results import PrefixCacheStats, ServerInfo
 from ropeguard.evals.session import DEFAULT_CONCURRENCY, Backend
 from ropeguard.evals.tokenization import LocalTokenizer, ServerTokenizer, Tokenizer, probe_server_tokenizer
+from ropeguard.http_client import async_client, auth_headers
 
 
 class OpenAIResponder:
@@ -64,7 +64,7 @@ class OpenAIResponder:
     async def answer(self, prepared: Prepared, replica: int) -> Reply:
         if self._client is None:
             # Created inside the running loop; connections are kept alive across trials.
-            self._client = httpx.AsyncClient(
+            self._client = async_client(
                 headers=self._headers,
                 limits=httpx.Limits(max_connections=None, max_keepalive_connections=64),
             )
