@@ -14,14 +14,17 @@ what they found. The top-level package re-exports them lazily, so `import ropegu
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from ropeguard.doctor import DoctorReport, doctor
 from ropeguard.engines.installed import installed_packages
 from ropeguard.lengths import parse_token_count
-from ropeguard.lint import Finding, lint
 from ropeguard.models.reader import load_model_spec
 from ropeguard.models.spec import ModelSpec
 from ropeguard.plan import ContextPlan, make_plan
+
+if TYPE_CHECKING:
+    from ropeguard.doctor import DoctorReport
+    from ropeguard.lint import Finding
 
 __all__ = ["inspect_model", "lint_paths", "plan_model", "run_doctor"]
 
@@ -103,10 +106,16 @@ def lint_paths(
 
     `ropeguard.lint.lint_report` also returns the notes about skipped files and the edits behind `--fix`.
     """
+    # Lazy, so that `ropeguard plan` and `inspect`, which import this module, do not load lint.
+    from ropeguard.lint import lint
+
     return lint(paths, engine_version=engine_version, offline=offline, model_config=model_config)
 
 
 def run_doctor(*, probe_cuda: bool = True, versions: Mapping[str, str | None] | None = None) -> DoctorReport:
     """The installed serving stack and its known-bad version combinations (`versions` overrides the
     installed ones, to check a stack you do not have)."""
+    # Lazy, so that `ropeguard plan` and `inspect`, which import this module, do not load doctor.
+    from ropeguard.doctor import doctor
+
     return doctor(probe_cuda=probe_cuda, versions=versions)

@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ropeguard.api import plan_model
 from ropeguard.errors import UsageError
 from ropeguard.evals import EvalConfig, run
+from ropeguard.files import run_folder
 from ropeguard.lengths import parse_token_count
 from ropeguard.reports.compare import compare_runs
 from ropeguard.reports.html import PLAN_FILE, write_report
@@ -332,8 +333,7 @@ def certify(
 
 
 def default_out_dir() -> Path:
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    return Path("ropeguard-runs") / f"certify-{stamp}"
+    return run_folder("certify")
 
 
 def render_certificate(certificate: Certificate) -> str:

@@ -7,7 +7,6 @@ from pathlib import Path
 import typer
 
 from ropeguard.cli.app import app
-from ropeguard.reports.compare import compare_runs, render_comparison_text
 
 
 @app.command("compare")
@@ -23,6 +22,7 @@ def compare_command(
     """Pair the trials of two runs by id; per-length deltas, discordant counts and a verdict."""
     # Lazy: the CLI imports every command module at start; this command's library loads when it runs.
     from ropeguard.evals.loader import load_run
+    from ropeguard.reports.compare import compare_runs, render_comparison_text
 
     result = compare_runs(load_run(run_a), load_run(run_b), alpha=alpha)
     typer.echo(result.model_dump_json(indent=2) if as_json else render_comparison_text(result))

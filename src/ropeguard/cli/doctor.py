@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import typer
 
-from ropeguard.api import run_doctor
 from ropeguard.cli.app import app
 from ropeguard.cli.options import JSON_OPTION
 
@@ -14,6 +13,8 @@ def doctor_command(
     as_json: bool = JSON_OPTION,
 ) -> int:
     """Check the installed serving stack for versions that break long context."""
+    # Lazy: the CLI imports every command module at start; this command's library loads when it runs.
+    from ropeguard.api import run_doctor
 
     report = run_doctor()
     if as_json:

@@ -6,10 +6,8 @@ import json
 
 import typer
 
-from ropeguard.api import inspect_model
 from ropeguard.cli.app import app
 from ropeguard.cli.options import JSON_OPTION, NATIVE_OPTION, OFFLINE_OPTION, native_tokens, offline_flag
-from ropeguard.models.inspection import inspect_document, summary_rows
 
 
 @app.command("inspect")
@@ -20,6 +18,9 @@ def inspect_command(
     offline: bool = OFFLINE_OPTION,
 ) -> None:
     """Family, native context (and where it came from), rope type/theta/params, heads, layers, layout."""
+    # Lazy: the CLI imports every command module at start; this command's library loads when it runs.
+    from ropeguard.api import inspect_model
+    from ropeguard.models.inspection import inspect_document, summary_rows
 
     spec = inspect_model(model, native=native_tokens(native), offline=offline_flag(offline))
     if as_json:

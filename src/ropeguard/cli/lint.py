@@ -10,10 +10,6 @@ import typer
 from ropeguard.cli.app import app
 from ropeguard.cli.options import OFFLINE_OPTION, offline_flag
 from ropeguard.errors import UsageError
-from ropeguard.lint import lint_report
-from ropeguard.lint.autofix import fixed_files, unified_diff, write_fixes
-from ropeguard.lint.render import print_text
-from ropeguard.lint.sarif import to_sarif
 from ropeguard.version import __version__
 
 
@@ -35,6 +31,9 @@ def lint_command(
     write: bool = typer.Option(False, "--write", help="Write the corrected files."),
 ) -> int:
     """Find settings in deployment files that silently break long context."""
+    # Lazy: the CLI imports every command module at start; this command's library loads when it runs.
+    from ropeguard.lint import lint_report
+    from ropeguard.lint.autofix import fixed_files, unified_diff, write_fixes
 
     if output not in ("text", "json", "sarif"):
         raise UsageError(f"--format {output!r} is not one of text, json, sarif")
@@ -56,9 +55,15 @@ def lint_command(
     if output == "json":
         typer.echo(json.dumps([finding.model_dump() for finding in report.findings], indent=2))
     elif output == "sarif":
+        # Lazy: the CLI imports every command module at start; this command's library loads when it runs.
+        from ropeguard.lint.sarif import to_sarif
+
         typer.echo(json.dumps(to_sarif(report.findings, version=__version__), indent=2))
     else:
         from rich.console import Console
+
+        # Lazy: the CLI imports every command module at start; this command's library loads when it runs.
+        from ropeguard.lint.render import print_text
 
         print_text(
             report.findings, report.notes, console=Console(soft_wrap=True), files_read=report.files_read

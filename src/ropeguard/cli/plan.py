@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from ropeguard.api import plan_model
 from ropeguard.cli.app import app
 from ropeguard.cli.options import JSON_OPTION, NATIVE_OPTION, OFFLINE_OPTION, native_tokens, offline_flag
 from ropeguard.errors import UsageError
-from ropeguard.plan.emit import emit as emit_artifact
-from ropeguard.plan.summary import render_dimension_table, render_plan
 
 
 @app.command("plan")
@@ -45,6 +42,8 @@ def plan_command(
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Work out the RoPE/YaRN settings, the serve command and the memory plan for a target context."""
+    # Lazy: the CLI imports every command module at start; this command's library loads when it runs.
+    from ropeguard.api import plan_model
 
     if json_output and emit not in (None, "json"):
         raise UsageError("--json and --emit cannot be combined", hint="use --emit json, or --json alone")
@@ -67,7 +66,12 @@ def plan_command(
         typer.echo(plan.model_dump_json(indent=2))
         return
     if emit is not None:
+        # Lazy: the CLI imports every command module at start; this command's library loads when it runs.
+        from ropeguard.plan.emit import emit as emit_artifact
+
         typer.echo(emit_artifact(plan, emit), nl=False)
         return
+    # Lazy: the CLI imports every command module at start; this command's library loads when it runs.
+    from ropeguard.plan.summary import render_dimension_table, render_plan
 
     typer.echo(render_plan(plan, table=render_dimension_table(plan)), nl=False)

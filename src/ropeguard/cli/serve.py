@@ -10,18 +10,16 @@ import json
 import signal
 import sys
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 import typer
 
-from ropeguard.api import plan_model
 from ropeguard.cli.app import app
 from ropeguard.cli.options import NATIVE_OPTION, OFFLINE_OPTION
 from ropeguard.errors import UsageError
-from ropeguard.plan.summary import render_plan
+from ropeguard.files import run_folder
 
 if TYPE_CHECKING:
     from ropeguard.plan import ContextPlan
@@ -42,6 +40,9 @@ class PlanOptions:
     offline: bool = False
 
     def plan(self, model: str, target: str | int) -> ContextPlan:
+        # Lazy: the CLI imports every command module at start; this command's library loads when it runs.
+        from ropeguard.api import plan_model
+
         return plan_model(
             model,
             target,
@@ -80,8 +81,7 @@ READY_TIMEOUT = typer.Option(900.0, "--ready-timeout", help="Seconds to wait for
 
 
 def default_run_dir(kind: str) -> Path:
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    return Path("ropeguard-runs") / f"{kind}-{stamp}"
+    return run_folder(kind)
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
@@ -159,6 +159,8 @@ def serve_command(
             }
             typer.echo(json.dumps(document, indent=2))
             return
+        # Lazy: the CLI imports every command module at start; this command's library loads when it runs.
+        from ropeguard.plan.summary import render_plan
 
         typer.echo(render_plan(plan), nl=False)
         typer.echo("\nThe command ropeguard serve would run:\n")

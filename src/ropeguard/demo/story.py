@@ -26,6 +26,7 @@ from ropeguard.api import plan_model
 from ropeguard.demo import MODEL_ID, NATIVE_CONTEXT, model_dir
 from ropeguard.errors import MissingDependencyError, UsageError
 from ropeguard.evals import EvalConfig, load_run, run
+from ropeguard.files import run_folder
 from ropeguard.reports.html import PLAN_FILE, write_report
 from ropeguard.reports.terminal import render_grid_table
 from ropeguard.serve import LaunchSpec, Runtime, Server, free_port, spec_from_plan
@@ -260,8 +261,7 @@ def run_demo(
 
 
 def default_out_dir() -> Path:
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    return Path("ropeguard-runs") / f"demo-{stamp}"
+    return run_folder("demo")
 
 
 def render_demo(result: DemoResult, console: Any = None) -> None:

@@ -22,6 +22,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ropeguard.errors import UsageError
+from ropeguard.files import write_atomic
 
 SCHEMA_VERSION = 1
 
@@ -286,23 +287,14 @@ def read_trials(path: Path) -> list[TrialRecord]:
     return _read_trials_with_offset(path)[0]
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    temporary = path.with_suffix(path.suffix + ".tmp")
-    with temporary.open("w") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
-
-
 def write_run_info(run_dir: Path, info: RunInfo) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
-    _write_atomic(run_dir / RUN_FILE, info.model_dump_json(indent=2) + "\n")
+    write_atomic(run_dir / RUN_FILE, info.model_dump_json(indent=2) + "\n")
 
 
 def write_summary(run_dir: Path, summary: Summary) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
-    _write_atomic(run_dir / SUMMARY_FILE, json.dumps(summary.to_json(), indent=2) + "\n")
+    write_atomic(run_dir / SUMMARY_FILE, json.dumps(summary.to_json(), indent=2) + "\n")
 
 
 def read_run_info(run_dir: Path) -> RunInfo:

@@ -44,11 +44,13 @@ from ropeguard.evals.results import (
 )
 from ropeguard.evals.session import Backend, Progress, Session
 from ropeguard.evals.stats import effective_context_from_verdicts, summarize
+from ropeguard.files import run_folder
 from ropeguard.version import __version__
 
 
 def default_out_dir() -> Path:
-    return Path("runs") / datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    # `eval` has always written runs/<stamp>; the other commands write ropeguard-runs/<kind>-<stamp>.
+    return run_folder(None, root=Path("runs"))
 
 
 def _versions(extra: dict[str, str]) -> dict[str, str]:

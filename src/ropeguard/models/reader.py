@@ -34,6 +34,7 @@ from ropeguard.models import hub
 from ropeguard.models.families import CLASS_DEFAULTS, find_native_rule
 from ropeguard.models.registry import registry_entry
 from ropeguard.models.spec import (
+    ROPE_TYPE_ALIASES,
     ConfigSource,
     LayerKind,
     MlaSpec,
@@ -45,8 +46,6 @@ from ropeguard.models.spec import (
 
 _ROPE_TYPES: frozenset[str] = frozenset(get_args(RopeType))
 _LAYER_KINDS: frozenset[str] = frozenset(get_args(LayerKind))
-# Names other tools wrote for a rope type we know (phi-3's first release said "su").
-_ROPE_TYPE_ALIASES: Mapping[str, str] = {"su": "longrope", "mrope": "default", "deepseek": "deepseek_yarn"}
 # Parameters each rope type cannot do without.
 _REQUIRED_PARAMS: Mapping[str, tuple[str, ...]] = {
     "linear": ("factor",),
@@ -281,7 +280,7 @@ class _ConfigReader:
         raw_type = params.pop("rope_type", None)
         legacy_type = params.pop("type", None)
         rope_type = str(raw_type or legacy_type or "default")
-        rope_type = _ROPE_TYPE_ALIASES.get(rope_type, rope_type)
+        rope_type = ROPE_TYPE_ALIASES.get(rope_type, rope_type)
         if rope_type not in _ROPE_TYPES:
             raise UnsupportedLayoutError(
                 f"{self.origin}: unsupported layout: rope type '{rope_type}' in "

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ropeguard.engines import vllm_versions
+from ropeguard.engines.argv import flag_groups
 from ropeguard.engines.vllm import split_launcher
 from ropeguard.errors import UsageError
 from ropeguard.plan.planner import ContextPlan
@@ -53,14 +54,6 @@ def _container_args(plan: ContextPlan) -> tuple[str, list[str]]:
     return model, args
 
 
-def _is_number(token: str) -> bool:
-    try:
-        float(token)
-    except ValueError:
-        return False
-    return True
-
-
 def emit_shell(plan: ContextPlan) -> str:
     lines = [
         "#!/usr/bin/env bash",
@@ -73,12 +66,7 @@ def emit_shell(plan: ContextPlan) -> str:
     lines += ["# Extra engine arguments given to this script are passed on.", "set -euo pipefail"]
     lines += [f"export {key}={shlex.quote(value)}" for key, value in sorted(plan.env.items())]
     # One option (with its value) per line.
-    groups: list[list[str]] = []
-    for token in plan.command:
-        if not groups or (token.startswith("-") and not _is_number(token)):
-            groups.append([token])
-        else:
-            groups[-1].append(token)
+    groups = flag_groups(plan.command)
     rendered = [" ".join(shlex.quote(part) for part in group) for group in groups]
     lines.append("exec " + " \\\n  ".join([*rendered, '"$@"']))
     return "\n".join(lines) + "\n"

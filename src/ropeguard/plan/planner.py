@@ -18,6 +18,7 @@ from ropeguard.errors import PlanRefused, UsageError
 from ropeguard.lengths import format_token_count
 from ropeguard.models.spec import ModelSpec
 from ropeguard.plan.memory import MemoryPlan, plan_memory
+from ropeguard.rope.scaling import attention_factor as yarn_attention_factor
 
 SCHEMA_VERSION = 1
 
@@ -70,19 +71,6 @@ class ContextPlan(BaseModel):
     engine_version: str | None
     engine_distribution: str | None = None
     p99_input_tokens: int | None = None
-
-
-def yarn_attention_factor(factor: float, rope: dict[str, Any]) -> float:
-    """YaRN's cos/sin multiplier as transformers and vLLM >= 0.30 compute it (FACTS.md section 3)."""
-    if "attention_factor" in rope and rope["attention_factor"] is not None:
-        return float(rope["attention_factor"])
-
-    def mscale(scale: float, weight: float = 1.0) -> float:
-        return 1.0 if scale <= 1 else 0.1 * weight * math.log(scale) + 1.0
-
-    if rope.get("mscale") and rope.get("mscale_all_dim"):
-        return mscale(factor, float(rope["mscale"])) / mscale(factor, float(rope["mscale_all_dim"]))
-    return mscale(factor)
 
 
 def _format_factor(value: float) -> str:
@@ -260,7 +248,7 @@ def make_plan(
         max_position = target
         rope_factor = float(applied["factor"])
         original = int(applied["original_max_position_embeddings"])
-        attention_factor = yarn_attention_factor(rope_factor, applied)
+        attention_factor = yarn_attention_factor(applied)
         cache_positions = int(original * rope_factor)
         if factor > SAFE_ZERO_SHOT_FACTOR:
             warnings.append(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shlex
 from typing import TYPE_CHECKING
 
+from ropeguard.engines.argv import flag_groups
 from ropeguard.plan.planner import ContextPlan
 from ropeguard.rope import dimension_table
 
@@ -15,12 +16,7 @@ GIB = 1024**3
 
 
 def _command_lines(command: list[str]) -> list[str]:
-    groups: list[list[str]] = []
-    for token in command:
-        if not groups or token.startswith("--"):
-            groups.append([token])
-        else:
-            groups[-1].append(token)
+    groups = flag_groups(command, long_only=True)
     rendered = [" ".join(shlex.quote(part) for part in group) for group in groups]
     return [
         ("  " if index == 0 else "      ") + text + (" \\" if index < len(rendered) - 1 else "")

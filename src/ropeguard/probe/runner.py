@@ -14,6 +14,7 @@ import httpx
 
 from ropeguard.errors import EndpointError, UsageError
 from ropeguard.evals.haystack import Haystack
+from ropeguard.files import write_atomic
 from ropeguard.probe import detection
 from ropeguard.probe.results import (
     PROBE_FILE,
@@ -388,9 +389,7 @@ def probe(
 def write_probe(run_dir: Path, result: ProbeResult) -> Path:
     run_dir.mkdir(parents=True, exist_ok=True)
     path = run_dir / PROBE_FILE
-    temporary = path.with_suffix(".json.tmp")
-    temporary.write_text(result.model_dump_json(indent=2) + "\n")
-    temporary.replace(path)
+    write_atomic(path, result.model_dump_json(indent=2) + "\n")
     return path
 
 
