@@ -74,6 +74,29 @@ class Engine(Protocol):
         ...
 
 
+def rope_fields(
+    request: EngineRequest, *, rope_parameters: bool
+) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """(the rope dict, the config fields that carry it) for the planned rope (None, {} without one).
+
+    rope_parameters: transformers 5's form (`rope_parameters` with rope_theta inside, one dict per
+    layer type where the model keeps one); else transformers 4's (`rope_scaling`, rope_theta at the
+    top level, and no partial_rotary_factor inside, which it warns about).
+    """
+    if request.rope is None:
+        return None, {}
+    rope_dict = dict(request.rope)
+    if rope_parameters:
+        rope_dict = request.rope_by_layer_type or rope_dict
+        return rope_dict, {"rope_parameters": rope_dict}
+    theta = rope_dict.pop("rope_theta", None)
+    rope_dict.pop("partial_rotary_factor", None)
+    fields: dict[str, Any] = {"rope_scaling": rope_dict}
+    if theta is not None:
+        fields["rope_theta"] = theta
+    return rope_dict, fields
+
+
 def nest(spec: ModelSpec, override: dict[str, Any]) -> dict[str, Any]:
     """Put text-model fields under the wrapper key (`text_config`) where the model keeps them."""
     if spec.text_config_key is None or not override:

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ropeguard.engines import vllm_versions
-from ropeguard.engines.engine import EngineRequest, EngineSettings, nest
+from ropeguard.engines.engine import EngineRequest, EngineSettings, nest, rope_fields
 
 
 def encode_overrides(overrides: dict[str, Any]) -> str:
@@ -44,20 +44,9 @@ def rope_override(
 ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     """(the rope dict vLLM receives, the whole hf-overrides object) for this version; None = none."""
     spec = request.spec
-    override: dict[str, Any] = {}
-    rope_dict: dict[str, Any] | None = None
-    if request.rope is not None:
-        rope_dict = dict(request.rope)
-        if vllm_versions.rope_theta_inside_override(version):
-            rope_dict = request.rope_by_layer_type or rope_dict
-            override["rope_parameters"] = rope_dict
-        else:
-            # transformers 4 keeps rope_theta at the top level and warns on unknown keys inside.
-            theta = rope_dict.pop("rope_theta", None)
-            rope_dict.pop("partial_rotary_factor", None)
-            override["rope_scaling"] = rope_dict
-            if theta is not None:
-                override["rope_theta"] = theta
+    rope_dict, override = rope_fields(
+        request, rope_parameters=vllm_versions.rope_theta_inside_override(version)
+    )
     max_position = request.max_position_embeddings
     if max_position is not None and (
         request.rope is None or vllm_versions.yarn_max_len_from_max_position(version)
