@@ -281,11 +281,6 @@ def is_headless(spec: LaunchSpec) -> bool:
     return spec.nnodes > 1 and spec.node_rank > 0 and spec.distributed_executor_backend == "mp"
 
 
-def gpus_for(spec: LaunchSpec) -> int:
-    """GPUs the launch occupies across all nodes."""
-    return spec.tensor_parallel_size * spec.pipeline_parallel_size * spec.data_parallel_size
-
-
 def suggested_tensor_parallel(needed_gib: float, available_gib: float, current: int) -> int:
     """The smallest power-of-two tensor parallel size whose KV memory covers `needed_gib`."""
     if available_gib <= 0:
