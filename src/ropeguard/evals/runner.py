@@ -63,21 +63,11 @@ def _versions(extra: dict[str, str]) -> dict[str, str]:
 
 
 def run_config(config: EvalConfig) -> RunConfig:
+    """The settings a run records: the EvalConfig fields RunConfig names (alpha only when adaptive)."""
+    shared = set(RunConfig.model_fields) - {"haystack_file", "alpha"}
     return RunConfig(
-        task=config.task,
-        lengths=list(config.lengths),
-        depths=list(config.depths),
-        trials=config.trials,
-        seed=config.seed,
-        haystack=config.haystack,
+        **config.model_dump(include=shared),
         haystack_file=str(config.haystack_file) if config.haystack_file else None,
-        mode=config.mode,
-        no_think=config.no_think,
-        thinking_budget=config.thinking_budget,
-        max_answer_tokens=config.max_answer_tokens,
-        adaptive=config.adaptive,
-        gates=config.gates,
-        threshold=config.threshold,
         alpha=config.alpha if config.adaptive else None,
     )
 
