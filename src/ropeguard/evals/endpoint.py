@@ -67,6 +67,11 @@ def _describe(error: httpx.HTTPError) -> str:
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
+def _get(url: str, *, headers: dict[str, str], timeout: float) -> httpx.Response:
+    with client(headers=headers, timeout=timeout) as http:
+        return http.get(url)
+
+
 def preflight(
     base_url: str, model: str | None, *, headers: dict[str, str], timeout: float = 15.0
 ) -> ServerFacts:
@@ -74,8 +79,7 @@ def preflight(
     shown = public_url(base_url)
     models_url = base_url.rstrip("/") + "/models"
     try:
-        with client(headers=headers, timeout=timeout) as http:
-            response = http.get(models_url)
+        response = _get(models_url, headers=headers, timeout=timeout)
     except httpx.HTTPError as error:
         raise EndpointError(
             f"cannot reach {shown} ({_describe(error)})",
@@ -111,8 +115,7 @@ def preflight(
     )
     root = server_root(base_url)
     try:
-        with client(headers=headers, timeout=timeout) as http:
-            version = http.get(root + "/version")
+        version = _get(root + "/version", headers=headers, timeout=timeout)
         if version.status_code == 200 and isinstance(version.json(), dict) and "version" in version.json():
             facts.engine, facts.engine_version = "vllm", str(version.json()["version"])
     except (httpx.HTTPError, ValueError):
@@ -168,8 +171,7 @@ def _add_sample(metrics: Metrics, name: str, labels: dict[str, str], value: floa
 
 def read_metrics(base_url: str, *, headers: dict[str, str], timeout: float = 10.0) -> Metrics | None:
     try:
-        with client(headers=headers, timeout=timeout) as http:
-            response = http.get(server_root(base_url) + "/metrics")
+        response = _get(server_root(base_url) + "/metrics", headers=headers, timeout=timeout)
     except httpx.HTTPError:
         return None
     if response.status_code != 200:

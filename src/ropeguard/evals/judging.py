@@ -11,28 +11,20 @@ from ropeguard.evals.tasks.base import Task
 from ropeguard.evals.tokenization import length_is_valid
 
 LENGTH_TOLERANCE = 0.01  # off by more than this from the prompt target: the trial is invalid
+# What a trial record copies from the built sample and from the reply, unchanged.
+_FROM_SAMPLE = {"trial_id", "task", "depth", "index", "seed", "needles", "expected"}
+_FROM_REPLY = ("answer", "reasoning", "latency_s", "finish_reason", "attempts", "usage_prompt_tokens")
 
 
 def judge(prepared: Prepared, reply: Reply, task: Task, *, replica: int | None) -> TrialRecord:
     """Status and score of one answered trial (see results.TrialStatus for the meanings)."""
     sample = prepared.sample
     record = TrialRecord(
-        trial_id=sample.trial_id,
-        task=sample.task,
+        **sample.model_dump(include=_FROM_SAMPLE),
+        **{name: getattr(reply, name) for name in _FROM_REPLY},
         length=prepared.key.length,
         prompt_target=prepared.prompt_target,
         prompt_tokens=prepared.prompt_tokens,
-        usage_prompt_tokens=reply.usage_prompt_tokens,
-        depth=sample.depth,
-        index=sample.index,
-        seed=sample.seed,
-        needles=list(sample.needles),
-        expected=list(sample.expected),
-        answer=reply.answer,
-        reasoning=reply.reasoning,
-        latency_s=reply.latency_s,
-        finish_reason=reply.finish_reason,
-        attempts=reply.attempts,
         replica=replica,
         status="error",
     )
