@@ -38,7 +38,7 @@ sys.path.insert(0, str(SRC))
 
 from ropeguard.evals import EvalConfig, run  # noqa: E402
 from ropeguard.evals.endpoint import read_metrics  # noqa: E402
-from ropeguard.evals.tokenization import server_root  # noqa: E402
+from ropeguard.http_client import server_root  # noqa: E402
 from ropeguard.lengths import parse_token_counts  # noqa: E402
 
 SEED_FILLER = "The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again. "

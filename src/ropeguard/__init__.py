@@ -1,47 +1,41 @@
 """ropeguard: serve LLMs past their native context window correctly, and prove that it works.
 
-The library is the product; the CLI is a thin adapter over it. Public entry points are imported
-lazily so that `import ropeguard` stays light (no torch, transformers or vLLM):
+The library is the product; the CLI is a thin adapter over it. The public functions live in
+ropeguard/api.py and are imported lazily (PEP 562), so that `import ropeguard` stays light (no torch,
+transformers or vLLM):
 
-    ropeguard.inspect_model("Qwen/Qwen3-8B")   -> what the config says
-    ropeguard.plan("Qwen/Qwen3-8B", "128k")    -> ContextPlan (the callable package ropeguard.plan)
-    ropeguard.lint(["deploy/"])                -> list[Finding] (the callable package ropeguard.lint)
-    ropeguard.doctor()                         -> DoctorReport (the callable module ropeguard.doctor)
+    ropeguard.inspect_model("Qwen/Qwen3-8B")        -> ModelSpec: what the config says
+    ropeguard.plan_model("Qwen/Qwen3-8B", "128k")   -> ContextPlan
+    ropeguard.lint_paths(["deploy/"])               -> list[Finding]
+    ropeguard.run_doctor()                          -> DoctorReport
+
+`ropeguard.plan(...)`, `ropeguard.lint(...)` and `ropeguard.doctor()` (0.1) still work for one release,
+with a DeprecationWarning (ropeguard/deprecation.py).
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from ropeguard.version import __version__
 
 if TYPE_CHECKING:
-    from ropeguard.doctor import doctor
-    from ropeguard.lint.linter import lint
-    from ropeguard.models.inspection import inspect_model
-    from ropeguard.plan import plan_model as plan
+    from ropeguard.api import inspect_model, lint_paths, plan_model, run_doctor
 
-# name -> (module that defines it, attribute; None: the module itself); imported on first access
-# (PEP 562). `plan` is a package that is also callable, so it stays the same object whichever of
-# `ropeguard.plan(...)` or `import ropeguard.plan.memory` comes first.
-_LAZY: dict[str, tuple[str, str | None]] = {
-    "inspect_model": ("ropeguard.models.inspection", "inspect_model"),
-    "plan": ("ropeguard.plan", None),
-    "lint": ("ropeguard.lint", None),
-    "doctor": ("ropeguard.doctor", None),
-}
+_API = ("inspect_model", "lint_paths", "plan_model", "run_doctor")
+# The 0.1 names: the subpackage or module, which stays callable for one release.
+_DEPRECATED_MODULES = ("plan", "lint", "doctor")
 
-__all__ = ["__version__", "doctor", "inspect_model", "lint", "plan"]
+__all__ = ["__version__", "inspect_model", "lint_paths", "plan_model", "run_doctor"]
 
 
 def __getattr__(name: str) -> Any:
-    entry = _LAZY.get(name)
-    if entry is None:
-        raise AttributeError(f"module 'ropeguard' has no attribute {name!r}")
-    import importlib
-
-    module_name, attribute = entry
-    module = importlib.import_module(module_name)
-    value = module if attribute is None else getattr(module, attribute)
-    globals()[name] = value
-    return value
+    if name in _API:
+        value = getattr(importlib.import_module("ropeguard.api"), name)
+        globals()[name] = value
+        return value
+    if name in _DEPRECATED_MODULES:
+        # Importing the submodule sets the attribute on this package, as any import would.
+        return importlib.import_module(f"ropeguard.{name}")
+    raise AttributeError(f"module 'ropeguard' has no attribute {name!r}")

@@ -28,8 +28,14 @@ from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ropeguard.api import plan_model
 from ropeguard.errors import UsageError
+from ropeguard.evals import EvalConfig, run
+from ropeguard.files import run_folder
 from ropeguard.lengths import parse_token_count
+from ropeguard.reports.compare import compare_runs
+from ropeguard.reports.html import PLAN_FILE, write_report
+from ropeguard.serve import LaunchSpec, build_launch, free_port, spec_from_plan, start_server
 
 if TYPE_CHECKING:
     from ropeguard.evals.results import Run
@@ -134,8 +140,6 @@ def _recall_gates(run: Run, gates: dict[int, float]) -> list[GateResult]:
 
 
 def _baseline_gate(baseline: Run, scaled: Run) -> GateResult:
-    from ropeguard.reports.compare import compare_runs
-
     comparison = compare_runs(baseline, scaled, alpha=ALPHA)
     overall = comparison.overall
     verdict: Verdict = "fail" if overall.verdict == "worse" else "pass"
@@ -171,8 +175,6 @@ def _eval(
     progress: bool,
     no_think: bool,
 ) -> Run:
-    from ropeguard.evals import EvalConfig, run
-
     config = EvalConfig(
         base_urls=[base_url],
         model=model,
@@ -214,12 +216,9 @@ def certify(
 ) -> Certificate:
     """Certify serving `model` at `target` tokens with ropeguard's plan; see the module docstring.
 
-    `plan_options` go to `ropeguard.plan.plan_model` (native, engine_version, gpu, ...) unless a
+    `plan_options` go to `ropeguard.plan_model` (native, engine_version, gpu, ...) unless a
     ready `plan` is given.
     """
-    from ropeguard.plan import plan_model
-    from ropeguard.reports.html import PLAN_FILE, write_report
-    from ropeguard.serve import LaunchSpec, build_launch, free_port, spec_from_plan, start_server
 
     started = time.monotonic()
     target_tokens = parse_token_count(target, what="--target") if isinstance(target, str) else target
@@ -334,8 +333,7 @@ def certify(
 
 
 def default_out_dir() -> Path:
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    return Path("ropeguard-runs") / f"certify-{stamp}"
+    return run_folder("certify")
 
 
 def render_certificate(certificate: Certificate) -> str:

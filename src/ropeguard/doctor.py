@@ -15,15 +15,14 @@ Known-bad combinations (FACTS.md sections 1-3):
 from __future__ import annotations
 
 import platform
-import sys
-import types
 from collections.abc import Mapping
 from importlib import metadata
-from typing import Any, Literal
+from typing import Literal
 
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 from pydantic import BaseModel, ConfigDict, Field
 
+from ropeguard.deprecation import keep_callable
 from ropeguard.engines import vllm_versions as facts
 
 CheckSeverity = Literal["error", "warning", "info"]
@@ -66,15 +65,6 @@ class DoctorReport(BaseModel):
         return any(check.severity in ("error", "warning") for check in self.checks)
 
 
-def _version(text: str | None) -> Version | None:
-    if not text:
-        return None
-    try:
-        return Version(text)
-    except InvalidVersion:
-        return None
-
-
 def check_stack_versions(versions: Mapping[str, str | None]) -> list[StackCheck]:
     """Known-bad combinations among `vllm`, `vllm_distribution`, `torch`, `transformers` versions."""
     checks: list[StackCheck] = []
@@ -82,8 +72,8 @@ def check_stack_versions(versions: Mapping[str, str | None]) -> list[StackCheck]
     torch_text = versions.get("torch")
     transformers_text = versions.get("transformers")
     distribution = versions.get("vllm_distribution") or "vllm"
-    vllm = _version(vllm_text)
-    transformers = _version(transformers_text)
+    vllm = facts.version_or_none(vllm_text)
+    transformers = facts.version_or_none(transformers_text)
 
     if transformers is not None and facts.release(transformers) < Version("4.56"):
         checks.append(
@@ -137,7 +127,7 @@ def check_stack_versions(versions: Mapping[str, str | None]) -> list[StackCheck]
         )
     else:
         # Versions that do not parse (a source build's odd string) are skipped, not fatal.
-        torch_ok = str(_version(torch_text)) if _version(torch_text) else None
+        torch_ok = str(facts.version_or_none(torch_text)) if facts.version_or_none(torch_text) else None
         transformers_ok = str(transformers) if transformers is not None else None
         for problem in facts.check_stack(
             vllm, torch_version=torch_ok, transformers_version=transformers_ok, distribution=distribution
@@ -254,11 +244,5 @@ def doctor(*, probe_cuda: bool = True, versions: Mapping[str, str | None] | None
     return report
 
 
-class _CallableModule(types.ModuleType):
-    """`ropeguard.doctor()` runs `doctor`, whether `ropeguard.doctor` was reached as module or name."""
-
-    def __call__(self, **options: Any) -> DoctorReport:
-        return doctor(**options)
-
-
-sys.modules[__name__].__class__ = _CallableModule
+# `ropeguard.doctor()` (ropeguard 0.1) still works for one release, with a DeprecationWarning.
+keep_callable(__name__, "run_doctor")

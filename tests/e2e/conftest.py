@@ -84,7 +84,7 @@ def vllm_unscaled(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory
 @pytest.fixture(scope="session")
 def vllm_yarn4(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Served with YaRN x4 over the native 2048, exactly as `ropeguard plan` sets it up for 8k."""
-    from ropeguard.plan import plan_model
+    from ropeguard.api import plan_model
 
     plan = plan_model(str(tiny_model_dir), SERVED_CONTEXT, native=NATIVE_CONTEXT)
     spec = spec_from_plan(plan, port=free_port(), served_model_name=MODEL_ID, extra_args=EAGER)

@@ -8,11 +8,11 @@ import pytest
 from ropeguard.evals.endpoint import (
     Reply,
     RetryPolicy,
-    api_key_from_env,
     parse_metrics,
     public_url,
     send,
 )
+from ropeguard.http_client import api_key_from_env
 
 Handler = Callable[[httpx.Request], httpx.Response]
 
@@ -154,3 +154,27 @@ def test_parse_metrics_sums_label_sets() -> None:
     metrics = parse_metrics(text)
     assert (metrics.prefix_cache_queries, metrics.prefix_cache_hits) == (1024, 512)
     assert metrics.kv_cache_tokens == 128 * 16384
+
+
+def test_parse_metrics_reads_timestamps_and_braces_in_label_values() -> None:
+    # The hand-written parser this replaced dropped both kinds of line. A sample may carry a
+    # timestamp in milliseconds, and a label value may hold `}` or an escaped quote (Prometheus
+    # text exposition format 0.0.4).
+    text = "\n".join(
+        [
+            "# TYPE vllm:prefix_cache_queries counter",
+            'vllm:prefix_cache_queries_total{engine="0",model_name="m}x"} 1000.0 1733050000000',
+            'vllm:prefix_cache_queries_total{engine="1",model_name="say \\"hi\\""} 24',
+            "# TYPE vllm:prefix_cache_hits counter",
+            'vllm:prefix_cache_hits_total{engine="0",model_name="m}x"} 512 1733050000000',
+            'vllm:cache_config_info{block_size="16",num_gpu_blocks="100",note="a}b"} 1.0 1733050000000',
+        ]
+    )
+    metrics = parse_metrics(text)
+    assert (metrics.prefix_cache_queries, metrics.prefix_cache_hits) == (1024, 512)
+    assert metrics.kv_cache_tokens == 1600
+
+
+def test_parse_metrics_keeps_what_it_read_before_a_broken_line() -> None:
+    text = 'vllm:prefix_cache_hits_total{engine="0"} 7\nthis is { not prometheus\n'
+    assert parse_metrics(text).prefix_cache_hits == 7

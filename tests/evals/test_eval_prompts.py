@@ -11,9 +11,12 @@ import pytest
 from ropeguard.demo.tokenizer import write_tokenizer
 from ropeguard.evals.config import EvalConfig
 from ropeguard.evals.endpoint import Reply
+from ropeguard.evals.loader import load_run
+from ropeguard.evals.ordering import grid_cells
 from ropeguard.evals.prompts import Prepared, PromptBuilder
-from ropeguard.evals.results import ServerInfo, load_run
-from ropeguard.evals.runner import Backend, grid_cells, run_eval
+from ropeguard.evals.results import ServerInfo
+from ropeguard.evals.runner import run_eval
+from ropeguard.evals.session import Backend
 from ropeguard.evals.tokenization import LocalTokenizer
 
 

@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 
 from ropeguard.errors import UsageError
+from ropeguard.evals.loader import load_run
 from ropeguard.evals.results import (
     TRIALS_FILE,
     PrefixCacheStats,
@@ -12,7 +13,6 @@ from ropeguard.evals.results import (
     ServerInfo,
     TrialLog,
     TrialRecord,
-    load_run,
     read_trials,
     write_run_info,
     write_summary,

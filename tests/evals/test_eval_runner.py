@@ -2,8 +2,9 @@ import pytest
 
 from ropeguard.evals.endpoint import Reply, split_reasoning
 from ropeguard.evals.haystack import Haystack, needle_boundaries
+from ropeguard.evals.judging import judge
+from ropeguard.evals.ordering import first_needle_fraction, grid_cells, order_trials
 from ropeguard.evals.prompts import Prepared
-from ropeguard.evals.runner import first_needle_fraction, grid_cells, judge, order_trials
 from ropeguard.evals.tasks import TrialKey, get_task
 
 

@@ -29,10 +29,10 @@ def _rules(path: Path, **options: object) -> list[tuple[str, int]]:
     return [(f.rule, f.line) for f in lint([str(path)], offline=True, **options)]  # type: ignore[arg-type]
 
 
-def test_the_package_is_callable(tmp_path: Path) -> None:
+def test_the_public_function(tmp_path: Path) -> None:
     script = tmp_path / "serve.sh"
     script.write_text("vllm serve Qwen/Qwen3-8B --max-model-len 40960\n")
-    assert [f.rule for f in ropeguard.lint([str(script)], offline=True)] == ["RG205"]
+    assert [f.rule for f in ropeguard.lint_paths([str(script)], offline=True)] == ["RG205"]
 
 
 @pytest.mark.parametrize(

@@ -137,20 +137,26 @@ def test_emit_requirements_through_the_cli(capsys: pytest.CaptureFixture[str]) -
 
 
 @pytest.mark.parametrize("submodule_first", [False, True])
-def test_library_entry_point_is_ropeguard_plan(tmp_path: Path, submodule_first: bool) -> None:
-    # A fresh interpreter: `ropeguard.plan` must be callable whether or not a submodule came first.
+def test_library_entry_point_is_plan_model(tmp_path: Path, submodule_first: bool) -> None:
+    # A fresh interpreter: `ropeguard.plan_model` is a function; the 0.1 call `ropeguard.plan(...)`
+    # still works with a DeprecationWarning whether or not a submodule came first, and
+    # `ropeguard.plan` stays the package (its submodules import and are reachable as attributes).
     code = (
-        "import importlib, ropeguard\n"
+        "import importlib, warnings, ropeguard\n"
         + ("importlib.import_module('ropeguard.plan.memory')\n" if submodule_first else "")
-        + "first = ropeguard.plan('Qwen/Qwen3-8B', '128k', engine_version='0.33.0', offline=True)\n"
+        + "first = ropeguard.plan_model('Qwen/Qwen3-8B', '128k', engine_version='0.33.0', offline=True)\n"
+        "with warnings.catch_warnings(record=True) as caught:\n"
+        "    warnings.simplefilter('always')\n"
+        "    second = ropeguard.plan('Qwen/Qwen3-8B', 65536, offline=True)\n"
         "importlib.import_module('ropeguard.plan.emit')\n"
-        "second = ropeguard.plan('Qwen/Qwen3-8B', 65536, offline=True)\n"
-        "print(first.factor, second.factor, type(first).__name__)\n"
+        "assert ropeguard.plan.emit.__name__ == 'ropeguard.plan.emit'\n"
+        "assert ropeguard.plan.memory.__name__ == 'ropeguard.plan.memory'\n"
+        "print(first.factor, second.factor, type(first).__name__, *[w.category.__name__ for w in caught])\n"
     )
     env = {**os.environ, "PYTHONPATH": str(SRC), "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path)}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
-    assert done.stdout.split() == ["4.0", "2.0", "ContextPlan"]
-    assert ropeguard.plan.plan_model is not None
+    assert done.stdout.split() == ["4.0", "2.0", "ContextPlan", "DeprecationWarning"]
+    assert ropeguard.plan_model.__module__ == "ropeguard.api"
 
 
 def test_plan_json_imports_no_heavy_package(tmp_path: Path) -> None:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from ropeguard.errors import PlanRefused
-from ropeguard.models.reader import load_model_spec
-from ropeguard.models.registry import known_models, registry_spec
+from ropeguard.models.reader import load_model_spec, registry_spec
+from ropeguard.models.registry import known_models
 from ropeguard.plan import make_plan
 
 FIXTURES = Path(__file__).resolve().parents[1] / "models" / "fixtures"

@@ -11,7 +11,7 @@ from reports_probefiles import synthetic_probe
 from reports_runfiles import all_right, collapsing, write_run
 
 from ropeguard.errors import UsageError
-from ropeguard.evals.results import load_run
+from ropeguard.evals.loader import load_run
 from ropeguard.probe import compare_short_input_cost
 
 

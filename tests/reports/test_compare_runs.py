@@ -8,7 +8,8 @@ from reports_runfiles import all_right, collapsing, write_run
 
 from ropeguard.cli import main
 from ropeguard.errors import UsageError
-from ropeguard.evals.results import TrialStatus, load_run
+from ropeguard.evals.loader import load_run
+from ropeguard.evals.results import TrialStatus
 from ropeguard.reports.compare import compare_runs, mcnemar_exact
 
 

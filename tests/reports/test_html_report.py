@@ -8,7 +8,8 @@ from reports_probefiles import synthetic_probe
 from reports_runfiles import collapsing, write_run
 
 from ropeguard.cli import main
-from ropeguard.evals.results import TrialStatus, load_run
+from ropeguard.evals.loader import load_run
+from ropeguard.evals.results import TrialStatus
 from ropeguard.probe.runner import write_probe
 from ropeguard.reports.html import render_html, write_report
 

@@ -168,7 +168,7 @@ def test_flag_parsing() -> None:
 
 
 def test_spec_from_a_real_plan_carries_its_override_and_parallel_size() -> None:
-    from ropeguard.plan import plan_model
+    from ropeguard.api import plan_model
 
     plan = plan_model("Qwen/Qwen3-235B-A22B-Instruct-2507", "1024k", offline=True, gpu="h100-80gb")
     spec = spec_from_plan(plan, port=8001)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import typer
 
+from ropeguard.version import __version__
+
 app = typer.Typer(
     name="ropeguard",
     help="Serve LLMs past their native context window correctly, and prove that it works.",
@@ -20,8 +22,6 @@ app = typer.Typer(
 
 def _print_version(value: bool) -> None:
     if value:
-        from ropeguard import __version__
-
         typer.echo(f"ropeguard {__version__}")
         raise typer.Exit()
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from ropeguard.cli.app import app
+from ropeguard.cli.options import parse_depths, parse_gates
 from ropeguard.cli.serve import (
     CPU_KV,
     ENGINE_VERSION,
@@ -22,6 +23,7 @@ from ropeguard.cli.serve import (
     READY_TIMEOUT,
     PlanOptions,
 )
+from ropeguard.lengths import parse_token_counts
 
 
 @app.command("certify", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -59,9 +61,8 @@ def certify_command(
 
     Extra vLLM flags go after `--` (both servers get them); flags the plan sets are refused there.
     """
+    # Lazy: the CLI imports every command module at start; this command's library loads when it runs.
     from ropeguard.certify import certify, render_certificate
-    from ropeguard.cli.options import parse_depths, parse_gates
-    from ropeguard.lengths import parse_token_counts
 
     options = PlanOptions(
         native, engine_version, gpu, gpu_memory, num_gpus, kv_cache_dtype, quantization, force, offline

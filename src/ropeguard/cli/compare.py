@@ -20,7 +20,8 @@ def compare_command(
     as_json: bool = typer.Option(False, "--json", help="Print the comparison as one JSON document."),
 ) -> int:
     """Pair the trials of two runs by id; per-length deltas, discordant counts and a verdict."""
-    from ropeguard.evals.results import load_run
+    # Lazy: the CLI imports every command module at start; this command's library loads when it runs.
+    from ropeguard.evals.loader import load_run
     from ropeguard.reports.compare import compare_runs, render_comparison_text
 
     result = compare_runs(load_run(run_a), load_run(run_b), alpha=alpha)

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from ropeguard.cli.app import app
+from ropeguard.errors import UsageError
 
 
 @app.command("demo")
@@ -20,8 +21,8 @@ def demo_command(
     json_output: bool = typer.Option(False, "--json", help="Print what the demo did as one JSON document."),
 ) -> None:
     """The silent long-context failure and its fix, end to end on the bundled tiny model."""
+    # Lazy: the CLI imports every command module at start; this command's library loads when it runs.
     from ropeguard.demo.story import bundled_model, render_demo, run_demo
-    from ropeguard.errors import UsageError
 
     if where:
         typer.echo(str(bundled_model()))

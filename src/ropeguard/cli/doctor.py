@@ -13,9 +13,10 @@ def doctor_command(
     as_json: bool = JSON_OPTION,
 ) -> int:
     """Check the installed serving stack for versions that break long context."""
-    from ropeguard.doctor import doctor
+    # Lazy: the CLI imports every command module at start; this command's library loads when it runs.
+    from ropeguard.api import run_doctor
 
-    report = doctor()
+    report = run_doctor()
     if as_json:
         typer.echo(report.model_dump_json(indent=2))
         return 1 if report.failed else 0

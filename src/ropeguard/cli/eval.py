@@ -80,6 +80,7 @@ def eval_command(
     """Measure recall over a length x depth grid, with intervals and the effective context."""
     from pydantic import ValidationError
 
+    # Lazy: the CLI imports every command module at start; this command's library loads when it runs.
     from ropeguard.evals import EvalConfig, run
 
     if backend not in ("openai", "transformers"):
@@ -127,6 +128,7 @@ def eval_command(
         )
     except (ValidationError, ValueError) as error:
         raise _config_error(error) from None
+    # Lazy: the CLI imports every command module at start; this command's library loads when it runs.
     from ropeguard.evals.tasks import task_names
 
     if task not in task_names():
@@ -138,6 +140,7 @@ def eval_command(
     else:
         from rich.console import Console
 
+        # Lazy: the CLI imports every command module at start; this command's library loads when it runs.
         from ropeguard.reports.terminal import render_grid_table
 
         console = Console()

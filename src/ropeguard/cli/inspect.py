@@ -18,7 +18,9 @@ def inspect_command(
     offline: bool = OFFLINE_OPTION,
 ) -> None:
     """Family, native context (and where it came from), rope type/theta/params, heads, layers, layout."""
-    from ropeguard.models.inspection import inspect_document, inspect_model, summary_rows
+    # Lazy: the CLI imports every command module at start; this command's library loads when it runs.
+    from ropeguard.api import inspect_model
+    from ropeguard.models.inspection import inspect_document, summary_rows
 
     spec = inspect_model(model, native=native_tokens(native), offline=offline_flag(offline))
     if as_json:

@@ -9,6 +9,8 @@ import typer
 
 from ropeguard.cli.app import app
 from ropeguard.cli.options import OFFLINE_OPTION, offline_flag
+from ropeguard.errors import UsageError
+from ropeguard.version import __version__
 
 
 @app.command("lint")
@@ -32,8 +34,7 @@ def lint_command(
     ),
 ) -> int:
     """Find settings in deployment files that silently break long context."""
-    from ropeguard import __version__
-    from ropeguard.errors import UsageError
+    # Lazy: the CLI imports every command module at start; this command's library loads when it runs.
     from ropeguard.lint import lint_report
     from ropeguard.lint.autofix import fixed_files, unified_diff, write_fixes
 
@@ -65,12 +66,14 @@ def lint_command(
     if output == "json":
         typer.echo(json.dumps([finding.model_dump() for finding in report.findings], indent=2))
     elif output == "sarif":
+        # Lazy: the CLI imports every command module at start; this command's library loads when it runs.
         from ropeguard.lint.sarif import to_sarif
 
         typer.echo(json.dumps(to_sarif(report.findings, version=__version__), indent=2))
     else:
         from rich.console import Console
 
+        # Lazy: the CLI imports every command module at start; this command's library loads when it runs.
         from ropeguard.lint.render import print_text
 
         print_text(

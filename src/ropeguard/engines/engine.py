@@ -6,6 +6,7 @@ which key the rope dict goes under, which flags carry it, and the argv that star
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -84,13 +85,37 @@ class Engine(Protocol):
     # Other names users type for it (`llamacpp` for `llama.cpp`).
     aliases: tuple[str, ...]
 
-    def default_version(self) -> str | None:
-        """The version to plan for when none is given (the installed one, else the newest known)."""
+    def default_version(self, installed: Mapping[str, str]) -> str | None:
+        """The version to plan for when none is given: the one in `installed` (distribution ->
+        version, looked up by the caller), else the newest known. Pure: reads nothing itself."""
         ...
 
     def settings(self, request: EngineRequest) -> EngineSettings:
         """The settings that serve `request.target` tokens with `request.rope` applied."""
         ...
+
+
+def rope_fields(
+    request: EngineRequest, *, rope_parameters: bool
+) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """(the rope dict, the config fields that carry it) for the planned rope (None, {} without one).
+
+    rope_parameters: transformers 5's form (`rope_parameters` with rope_theta inside, one dict per
+    layer type where the model keeps one); else transformers 4's (`rope_scaling`, rope_theta at the
+    top level, and no partial_rotary_factor inside, which it warns about).
+    """
+    if request.rope is None:
+        return None, {}
+    rope_dict = dict(request.rope)
+    if rope_parameters:
+        rope_dict = request.rope_by_layer_type or rope_dict
+        return rope_dict, {"rope_parameters": rope_dict}
+    theta = rope_dict.pop("rope_theta", None)
+    rope_dict.pop("partial_rotary_factor", None)
+    fields: dict[str, Any] = {"rope_scaling": rope_dict}
+    if theta is not None:
+        fields["rope_theta"] = theta
+    return rope_dict, fields
 
 
 def nest(spec: ModelSpec, override: dict[str, Any]) -> dict[str, Any]:

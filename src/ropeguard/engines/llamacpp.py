@@ -6,6 +6,8 @@ first, and the rope base comes from the GGUF metadata.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from ropeguard.engines.engine import EngineRequest, EngineSettings
 
 
@@ -18,7 +20,7 @@ class LlamaCppEngine:
     name = "llama.cpp"
     aliases: tuple[str, ...] = ("llamacpp", "llama-cpp", "llama-server")
 
-    def default_version(self) -> str | None:
+    def default_version(self, installed: Mapping[str, str]) -> str | None:
         return None
 
     def settings(self, request: EngineRequest) -> EngineSettings:

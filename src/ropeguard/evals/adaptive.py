@@ -25,14 +25,10 @@ Which lengths
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ropeguard.evals.results import GateVerdict
+from ropeguard.evals.session import Session
 from ropeguard.evals.sprt import SprtDesign, operating_characteristics
-from ropeguard.evals.stats import sequential_verdict
-
-if TYPE_CHECKING:
-    from ropeguard.evals.runner import Session
+from ropeguard.evals.stats import gate_passed, sequential_verdict
 
 
 def _tally(session: Session, length: int, rounds: int) -> tuple[int, int]:
@@ -93,12 +89,6 @@ async def sample_length(session: Session, length: int, gate: float) -> GateVerdi
     )
 
 
-def _passed(verdict: GateVerdict) -> bool:
-    if verdict.verdict == "undecided":
-        return verdict.n > 0 and verdict.correct / verdict.n >= verdict.gate
-    return verdict.verdict == "pass"
-
-
 async def run_adaptive(session: Session) -> list[GateVerdict]:
     config = session.config
     verdicts: list[GateVerdict] = []
@@ -112,7 +102,7 @@ async def run_adaptive(session: Session) -> list[GateVerdict]:
         middle = (low + high) // 2
         verdict = await sample_length(session, lengths[middle], config.threshold)
         verdicts.append(verdict)
-        if _passed(verdict):
+        if gate_passed(verdict):
             low = middle
         else:
             high = middle

@@ -17,7 +17,6 @@ from ropeguard.evals.endpoint import (
     Reply,
     RetryPolicy,
     ServerFacts,
-    auth_headers,
     check_lengths,
     preflight,
     public_url,
@@ -25,10 +24,12 @@ from ropeguard.evals.endpoint import (
     send,
     without_userinfo,
 )
+from ropeguard.evals.inprocess import inprocess_backend
 from ropeguard.evals.prompts import Prepared
 from ropeguard.evals.results import PrefixCacheStats, ServerInfo
-from ropeguard.evals.runner import DEFAULT_CONCURRENCY, Backend
+from ropeguard.evals.session import DEFAULT_CONCURRENCY, Backend
 from ropeguard.evals.tokenization import LocalTokenizer, ServerTokenizer, Tokenizer, probe_server_tokenizer
+from ropeguard.http_client import async_client, auth_headers
 
 
 class OpenAIResponder:
@@ -63,7 +64,7 @@ class OpenAIResponder:
     async def answer(self, prepared: Prepared, replica: int) -> Reply:
         if self._client is None:
             # Created inside the running loop; connections are kept alive across trials.
-            self._client = httpx.AsyncClient(
+            self._client = async_client(
                 headers=self._headers,
                 limits=httpx.Limits(max_connections=None, max_keepalive_connections=64),
             )
@@ -155,15 +156,9 @@ def openai_backend(config: EvalConfig) -> Backend:
     )
 
 
-def transformers_backend(config: EvalConfig) -> Backend:
-    from ropeguard.evals.inprocess import inprocess_backend
-
-    return inprocess_backend(config)
-
-
 BACKENDS: dict[str, Callable[[EvalConfig], Backend]] = {
     "openai": openai_backend,
-    "transformers": transformers_backend,
+    "transformers": inprocess_backend,
 }
 
 

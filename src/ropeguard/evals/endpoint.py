@@ -13,7 +13,6 @@ of a URL, a config, a record or a log line.
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import re
 import time
@@ -22,25 +21,12 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from ropeguard.errors import EndpointError, UsageError
-from ropeguard.evals.tokenization import server_root
+from ropeguard.http_client import client, server_root
 
-API_KEY_VARIABLES = ("ROPEGUARD_API_KEY", "OPENAI_API_KEY")
 RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
-
-
-def api_key_from_env() -> str | None:
-    for name in API_KEY_VARIABLES:
-        value = os.environ.get(name)
-        if value:
-            return value
-    return None
-
-
-def auth_headers() -> dict[str, str]:
-    key = api_key_from_env()
-    return {"Authorization": f"Bearer {key}"} if key else {}
 
 
 def public_url(url: str) -> str:
@@ -81,6 +67,11 @@ def _describe(error: httpx.HTTPError) -> str:
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
+def _get(url: str, *, headers: dict[str, str], timeout: float) -> httpx.Response:
+    with client(headers=headers, timeout=timeout) as http:
+        return http.get(url)
+
+
 def preflight(
     base_url: str, model: str | None, *, headers: dict[str, str], timeout: float = 15.0
 ) -> ServerFacts:
@@ -88,7 +79,7 @@ def preflight(
     shown = public_url(base_url)
     models_url = base_url.rstrip("/") + "/models"
     try:
-        response = httpx.get(models_url, headers=headers, timeout=timeout)
+        response = _get(models_url, headers=headers, timeout=timeout)
     except httpx.HTTPError as error:
         raise EndpointError(
             f"cannot reach {shown} ({_describe(error)})",
@@ -124,7 +115,7 @@ def preflight(
     )
     root = server_root(base_url)
     try:
-        version = httpx.get(root + "/version", headers=headers, timeout=timeout)
+        version = _get(root + "/version", headers=headers, timeout=timeout)
         if version.status_code == 200 and isinstance(version.json(), dict) and "version" in version.json():
             facts.engine, facts.engine_version = "vllm", str(version.json()["version"])
     except (httpx.HTTPError, ValueError):
@@ -152,34 +143,35 @@ class Metrics:
     kv_cache_tokens: int | None = None
 
 
-_SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+([-+0-9.eE]+|NaN|[+-]Inf)\s*$")
-_LABEL = re.compile(r'(\w+)="([^"]*)"')
-
-
 def parse_metrics(text: str) -> Metrics:
-    """The few Prometheus samples we use, summed over label sets."""
+    """The few Prometheus samples we use, summed over label sets (prometheus_client's text parser:
+    timestamps, escapes and `}` inside label values included). Text that stops parsing part-way
+    keeps what was read before it."""
     metrics = Metrics()
-    for line in text.splitlines():
-        match = _SAMPLE.match(line)
-        if not match:
-            continue
-        name, labels, value = match.groups()
-        if name == "vllm:prefix_cache_queries_total":
-            metrics.prefix_cache_queries += int(float(value))
-        elif name == "vllm:prefix_cache_hits_total":
-            metrics.prefix_cache_hits += int(float(value))
-        elif name == "vllm:cache_config_info" and labels:
-            found = dict(_LABEL.findall(labels))
-            blocks = found.get("num_gpu_blocks") or found.get("num_cpu_blocks")
-            block_size = found.get("block_size")
-            if blocks and block_size and blocks.isdigit() and block_size.isdigit():
-                metrics.kv_cache_tokens = int(blocks) * int(block_size)
+    try:
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                _add_sample(metrics, sample.name, sample.labels, sample.value)
+    except ValueError:
+        pass
     return metrics
+
+
+def _add_sample(metrics: Metrics, name: str, labels: dict[str, str], value: float) -> None:
+    if name == "vllm:prefix_cache_queries_total":
+        metrics.prefix_cache_queries += int(value)
+    elif name == "vllm:prefix_cache_hits_total":
+        metrics.prefix_cache_hits += int(value)
+    elif name == "vllm:cache_config_info":
+        blocks = labels.get("num_gpu_blocks") or labels.get("num_cpu_blocks")
+        block_size = labels.get("block_size")
+        if blocks and block_size and blocks.isdigit() and block_size.isdigit():
+            metrics.kv_cache_tokens = int(blocks) * int(block_size)
 
 
 def read_metrics(base_url: str, *, headers: dict[str, str], timeout: float = 10.0) -> Metrics | None:
     try:
-        response = httpx.get(server_root(base_url) + "/metrics", headers=headers, timeout=timeout)
+        response = _get(server_root(base_url) + "/metrics", headers=headers, timeout=timeout)
     except httpx.HTTPError:
         return None
     if response.status_code != 200:

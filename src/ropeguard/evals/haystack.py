@@ -17,7 +17,7 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Callable, Sequence
-from typing import Literal, get_args
+from typing import Literal, Protocol, get_args
 
 from ropeguard.errors import UsageError
 
@@ -134,6 +134,12 @@ def split_sentences(text: str) -> list[str]:
     """Split prose into sentences at '.', '!' or '?' followed by white space; white space is folded."""
     folded = " ".join(text.split())
     return [part.strip() for part in _SENTENCE_END.split(folded) if part.strip()]
+
+
+class SentenceSource(Protocol):
+    """What a task builds a context from: a Haystack, or one cut to a word budget (prompts.py)."""
+
+    def sentences(self, n: int) -> list[str]: ...
 
 
 class Haystack:

@@ -23,7 +23,7 @@ from ropeguard.evals.config import EvalConfig
 from ropeguard.evals.endpoint import Reply, split_reasoning
 from ropeguard.evals.prompts import Prepared
 from ropeguard.evals.results import ServerInfo
-from ropeguard.evals.runner import Backend
+from ropeguard.evals.session import Backend
 from ropeguard.evals.tokenization import LocalTokenizer
 
 

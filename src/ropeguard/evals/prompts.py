@@ -11,12 +11,15 @@ the window the length names (RULER's convention).
 
 from __future__ import annotations
 
+import random
 import threading
 from dataclasses import dataclass
 from typing import Any
 
 from ropeguard.errors import UsageError
 from ropeguard.evals.config import EvalConfig
+from ropeguard.evals.haystack import Haystack, SentenceSource, fit_sentences
+from ropeguard.evals.tasks import Sample, Task, TrialKey, get_task
 from ropeguard.evals.tokenization import Messages, Tokenizer
 
 FIT_TOLERANCE = 0.005
@@ -35,7 +38,7 @@ class TrimmedHaystack:
     still shares the same filler, and the text before the cut still extends shorter lengths'.
     """
 
-    def __init__(self, base: Any, words: int) -> None:
+    def __init__(self, base: SentenceSource, words: int) -> None:
         self.base = base
         self.words = words
 
@@ -51,8 +54,8 @@ class TrimmedHaystack:
 class Prepared:
     """One trial ready to send."""
 
-    key: Any  # ropeguard.evals.tasks.TrialKey
-    sample: Any  # ropeguard.evals.tasks.Sample
+    key: TrialKey
+    sample: Sample
     prompt_target: int
     prompt_tokens: int
     max_tokens: int
@@ -64,15 +67,12 @@ class PromptBuilder:
     """Thread-safe: trials are prepared in worker threads while earlier ones are being answered."""
 
     def __init__(self, config: EvalConfig, tokenizer: Tokenizer) -> None:
-        from ropeguard.evals.haystack import Haystack
-        from ropeguard.evals.tasks import get_task
-
         self.config = config
         self.tokenizer = tokenizer
         task_class = type(get_task(config.task))
         # A task whose document holds a needle at every grid depth (niah-sweep) is told the grid's.
         if getattr(task_class, "takes_grid_depths", False):
-            self.task: Any = get_task(config.task, depths=tuple(config.depths))
+            self.task: Task = get_task(config.task, depths=tuple(config.depths))
         else:
             self.task = get_task(config.task)
         text = None
@@ -91,37 +91,34 @@ class PromptBuilder:
 
     # -------------------------------------------------------------------------------------- pieces
 
-    def key(self, length: int, depth: float, index: int) -> Any:
-        from ropeguard.evals.tasks import TrialKey
-
+    def key(self, length: int, depth: float, index: int) -> TrialKey:
         return TrialKey(task=self.config.task, length=length, depth=depth, index=index, seed=self.config.seed)
 
-    def _build(self, key: Any, fit: Fit) -> Any:
+    def _build(self, key: TrialKey, fit: Fit) -> Sample:
         n_sentences, words = fit
-        haystack: Any = self.haystack if words is None else TrimmedHaystack(self.haystack, words)
+        haystack: SentenceSource = self.haystack if words is None else TrimmedHaystack(self.haystack, words)
         # The natural haystack draws its stream lazily from one generator: two threads drawing at
         # once would interleave its random calls and change the text, so building is serialised
         # (it is string work; the slow part, counting, runs in parallel).
         with self._build_lock:
             return self.task.build(key, haystack, n_sentences)
 
-    def _count(self, sample: Any) -> int:
+    def _count(self, sample: Sample) -> int:
         if self.config.mode == "chat":
             return self.tokenizer.count_chat(self.messages(sample), self.chat_template_kwargs)
         return self.tokenizer.count_text(self.text(sample))
 
     @staticmethod
-    def messages(sample: Any) -> Messages:
+    def messages(sample: Sample) -> Messages:
         return [{"role": "user", "content": sample.user_message()}]
 
     @staticmethod
-    def text(sample: Any) -> str:
-        return str(sample.user_message())
+    def text(sample: Sample) -> str:
+        return sample.user_message()
 
-    def _fit(self, key: Any, target: int) -> Fit:
+    def _fit(self, key: TrialKey, target: int) -> Fit:
         """Whole sentences first; if a sentence is too coarse for the tolerance (short lengths,
         char-level tokenizers), the next sentence is added word by word."""
-        from ropeguard.evals.haystack import fit_sentences
 
         def count(fit: Fit) -> int:
             return self._count(self._build(key, fit))
@@ -150,16 +147,14 @@ class PromptBuilder:
             return n, None
         return best
 
-    def answer_budget(self, sample: Any) -> int:
+    def answer_budget(self, sample: Sample) -> int:
         if self.config.max_answer_tokens is not None:
             answer = self.config.max_answer_tokens
         else:
-            answer = 2 * self.tokenizer.count_text(str(sample.reference_answer())) + ANSWER_MARGIN_TOKENS
+            answer = 2 * self.tokenizer.count_text(sample.reference_answer()) + ANSWER_MARGIN_TOKENS
         return answer + (self.config.thinking_budget or 0)
 
     def needle_count(self) -> int:
-        import random
-
         return len(self.task.make_needles(random.Random(0))[0])
 
     def fitted(self, length: int) -> tuple[Fit, int]:

@@ -6,7 +6,7 @@
       summary.json    Summary: per-cell and per-length accuracy with Wilson 95% intervals, the
                       effective context, wall time, tokens sent, prefix-cache statistics
 
-Every model here carries `schema_version`. `load_run(run_dir)` rebuilds a `Run` from the files and
+Every model here carries `schema_version`. `loader.load_run(run_dir)` rebuilds a `Run` from the files and
 recomputes the summary from the trials (the trials are the source of truth; summary.json is a
 convenience for readers that do not use Python), so reports re-render without re-running anything.
 """
@@ -22,6 +22,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ropeguard.errors import UsageError
+from ropeguard.files import write_atomic
 
 SCHEMA_VERSION = 1
 
@@ -291,23 +292,14 @@ def read_trials(path: Path) -> list[TrialRecord]:
     return _read_trials_with_offset(path)[0]
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    temporary = path.with_suffix(path.suffix + ".tmp")
-    with temporary.open("w") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
-
-
 def write_run_info(run_dir: Path, info: RunInfo) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
-    _write_atomic(run_dir / RUN_FILE, info.model_dump_json(indent=2) + "\n")
+    write_atomic(run_dir / RUN_FILE, info.model_dump_json(indent=2) + "\n")
 
 
 def write_summary(run_dir: Path, summary: Summary) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
-    _write_atomic(run_dir / SUMMARY_FILE, json.dumps(summary.to_json(), indent=2) + "\n")
+    write_atomic(run_dir / SUMMARY_FILE, json.dumps(summary.to_json(), indent=2) + "\n")
 
 
 def read_run_info(run_dir: Path) -> RunInfo:
@@ -328,38 +320,3 @@ def read_summary(run_dir: Path) -> Summary | None:
     if not path.exists():
         return None
     return Summary.model_validate_json(path.read_text())
-
-
-def load_run(run_dir: Path | str) -> Run:
-    """Read RUN_DIR back: info + trials, with the summary recomputed from the trials.
-
-    Run-level facts the trials cannot give (wall time, prefix-cache deltas, tokens sent, gate
-    verdicts) are taken from summary.json when it exists.
-    """
-    from ropeguard.evals.stats import summarize
-
-    directory = Path(run_dir)
-    info = read_run_info(directory)
-    trials = read_trials(directory / TRIALS_FILE)
-    stored = read_summary(directory)
-    summary = summarize(
-        trials,
-        lengths=info.config.lengths,
-        depths=info.config.depths,
-        threshold=info.config.threshold,
-        task=info.config.task,
-    )
-    if stored is not None:
-        summary = summary.model_copy(
-            update={
-                "wall_seconds": stored.wall_seconds,
-                "prefix_cache": stored.prefix_cache,
-                "gates": stored.gates,
-                "prompt_tokens_sent": stored.prompt_tokens_sent or summary.prompt_tokens_sent,
-            }
-        )
-        if stored.gates is not None:
-            from ropeguard.evals.stats import effective_context_from_verdicts
-
-            summary.effective_context = effective_context_from_verdicts(stored.gates)
-    return Run(directory=directory, info=info, trials=trials, summary=summary)

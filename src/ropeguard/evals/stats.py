@@ -220,6 +220,14 @@ def sequential_verdict(
     return None, low, high
 
 
+def gate_passed(verdict: GateVerdict) -> bool:
+    """The one rule: a decided verdict is what it says; an undecided one counts by its point
+    estimate against its gate (no scored trial: not passed)."""
+    if verdict.verdict == "undecided":
+        return verdict.n > 0 and verdict.correct / verdict.n >= verdict.gate
+    return verdict.verdict == "pass"
+
+
 def effective_context_from_verdicts(verdicts: Sequence[GateVerdict]) -> int | None:
     """Adaptive runs: the largest tested length that passed with no tested shorter length failing.
 
@@ -229,10 +237,7 @@ def effective_context_from_verdicts(verdicts: Sequence[GateVerdict]) -> int | No
     """
     best: int | None = None
     for verdict in sorted(verdicts, key=lambda v: v.length):
-        passed = verdict.verdict == "pass" or (
-            verdict.verdict == "undecided" and verdict.n > 0 and verdict.correct / verdict.n >= verdict.gate
-        )
-        if not passed:
+        if not gate_passed(verdict):
             break
         best = verdict.length
     return best

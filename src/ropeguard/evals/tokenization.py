@@ -21,6 +21,7 @@ from typing import Any, Protocol
 import httpx
 
 from ropeguard.errors import EndpointError, MissingDependencyError, UsageError
+from ropeguard.http_client import client, server_root
 
 Messages = list[dict[str, str]]
 
@@ -35,14 +36,6 @@ class Tokenizer(Protocol):
     def count_text(self, text: str) -> int: ...
 
 
-def server_root(base_url: str) -> str:
-    """http://host:8000/v1 -> http://host:8000 (vLLM serves /tokenize, /version, /metrics there)."""
-    root = base_url.rstrip("/")
-    if root.endswith("/v1"):
-        root = root[: -len("/v1")]
-    return root
-
-
 class ServerTokenizer:
     """vLLM's /tokenize. Synchronous on purpose: fitting is a short bisection done off the event loop."""
 
@@ -50,7 +43,7 @@ class ServerTokenizer:
         self.source = "server"
         self._url = server_root(base_url) + "/tokenize"
         self._model = model
-        self._client = httpx.Client(headers=headers, timeout=timeout)
+        self._client = client(headers=headers, timeout=timeout)
 
     def _post(self, body: dict[str, Any]) -> int:
         try:
@@ -80,12 +73,8 @@ class ServerTokenizer:
 def probe_server_tokenizer(base_url: str, model: str, headers: dict[str, str]) -> bool:
     """Whether the server has a working /tokenize (vLLM and SGLang do; most hosted APIs do not)."""
     try:
-        response = httpx.post(
-            server_root(base_url) + "/tokenize",
-            json={"model": model, "prompt": "ping"},
-            headers=headers,
-            timeout=10.0,
-        )
+        with client(headers=headers, timeout=10.0) as http:
+            response = http.post(server_root(base_url) + "/tokenize", json={"model": model, "prompt": "ping"})
     except httpx.HTTPError:
         return False
     return response.status_code == 200 and isinstance(response.json().get("count"), int)

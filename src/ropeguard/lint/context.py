@@ -17,7 +17,8 @@ from packaging.version import Version
 from ropeguard.engines.vllm import encode_overrides
 from ropeguard.errors import RopeguardError
 from ropeguard.lint.launch import ALLOW_LONG_ENV, Launch, Override, Value, parse_length, truthy
-from ropeguard.models.spec import ModelSpec
+from ropeguard.models.spec import ROPE_TYPE_ALIASES, ModelSpec
+from ropeguard.plan import make_plan
 
 _ROPE_KEYS = ("rope_parameters", "rope_scaling")
 
@@ -77,8 +78,6 @@ class Planner:
 
     @staticmethod
     def _make(spec: ModelSpec, target: int, engine_version: str) -> PlannedFix | None:
-        from ropeguard.plan import make_plan
-
         try:
             plan = make_plan(spec, target, engine="vllm", engine_version=engine_version)
         except RopeguardError:
@@ -103,7 +102,7 @@ class RopeOverride:
     @property
     def rope_type(self) -> str | None:
         value = self.data.get("rope_type", self.data.get("type"))
-        return str(value) if value is not None else None
+        return ROPE_TYPE_ALIASES.get(str(value), str(value)) if value is not None else None
 
     def number(self, name: str) -> float | None:
         value = self.data.get(name)

@@ -11,8 +11,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-# The flags and keys that make a command (or a YAML block) a vLLM launch worth reading.
-ENGINE_FLAGS = ("--max-model-len", "--hf-overrides", "--rope-scaling", "--rope-theta", "--model")
 ALLOW_LONG_ENV = "VLLM_ALLOW_LONG_MAX_MODEL_LEN"
 _IMAGE_TAG = re.compile(r"(?:^|/)vllm(?:-openai|-cpu|-tpu|-rocm)?(?:-[\w.]+)?:(?P<tag>[\w.\-]+)$")
 

@@ -22,13 +22,11 @@ def lenient_version(text: str | None) -> Version | None:
     """`v0.8.5`, `0.8.5`, `0.8.5-cu128` -> Version; `latest`, `$TAG`, `nightly` -> None."""
     if not text:
         return None
-    cleaned = text.strip().lstrip("vV")
-    for cut in ("-", "_"):
+    cleaned = text.strip()
+    for cut in ("-", "_"):  # a tag's suffix: 0.8.5-cu128
         cleaned = cleaned.split(cut, 1)[0]
-    try:
-        return facts.release(Version(cleaned))
-    except InvalidVersion:
-        return None
+    parsed = facts.version_or_none(cleaned)
+    return facts.release(parsed) if parsed is not None else None
 
 
 # NVIDIA NGC containers are tagged by their own YY.MM release (`25.09-py3`, `26.03.post1-py3`), which

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ropeguard.models.reader import load_model_spec, read_config_file, spec_from_config
-from ropeguard.models.registry import known_models, registry_entry, registry_spec
+from ropeguard.models.reader import load_model_spec, read_config_file, registry_spec, spec_from_config
+from ropeguard.models.registry import known_models, registry_entry
 from ropeguard.models.spec import (
     DualChunkSpec,
     LayerKind,

@@ -2,16 +2,15 @@
 
 huggingface_hub retries a failed connection for ~25 s before giving up; on a machine with no route
 to the hub that would make every `inspect` slow. So before asking it to download, we check that the
-hub's host answers a TCP connect within a short timeout, and treat silence as offline.
+hub answers an HTTP HEAD within a short timeout (through httpx, which honours HTTP(S)_PROXY and
+NO_PROXY as huggingface_hub does), and treat silence as offline.
 """
 
 from __future__ import annotations
 
 import os
-import socket
 import sys
 from pathlib import Path
-from urllib.parse import urlparse
 
 from ropeguard.errors import ModelConfigError
 
@@ -32,15 +31,15 @@ def hub_offline_from_env() -> bool:
 
 
 def _hub_reachable(timeout: float = PROBE_TIMEOUT_S) -> bool:
+    import httpx  # ~0.1 s to import: only a download needs it, not `plan` on a cached model
+
     endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
-    parsed = urlparse(endpoint)
-    host = parsed.hostname or "huggingface.co"
-    port = parsed.port or (443 if parsed.scheme != "http" else 80)
     try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
+        # Any answer, even an error status, means the hub (or the proxy in front of it) is there.
+        httpx.head(endpoint, timeout=timeout)
+    except (httpx.HTTPError, ValueError):  # ValueError: HF_ENDPOINT is not a URL
         return False
+    return True
 
 
 def _hub_cache_dir() -> Path:

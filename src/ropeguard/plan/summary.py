@@ -5,7 +5,9 @@ from __future__ import annotations
 import shlex
 from typing import TYPE_CHECKING
 
+from ropeguard.engines.argv import flag_groups
 from ropeguard.plan.planner import ContextPlan
+from ropeguard.rope import dimension_table
 
 if TYPE_CHECKING:
     from ropeguard.rope import DimensionTable
@@ -14,12 +16,7 @@ GIB = 1024**3
 
 
 def _command_lines(command: list[str]) -> list[str]:
-    groups: list[list[str]] = []
-    for token in command:
-        if not groups or token.startswith("--"):
-            groups.append([token])
-        else:
-            groups[-1].append(token)
+    groups = flag_groups(command, long_only=True)
     rendered = [" ".join(shlex.quote(part) for part in group) for group in groups]
     return [
         ("  " if index == 0 else "      ") + text + (" \\" if index < len(rendered) - 1 else "")
@@ -119,7 +116,6 @@ def dimension_table_for(plan: ContextPlan) -> DimensionTable | None:
     """
     if plan.applied_rope is None:
         return None
-    from ropeguard.rope import dimension_table
 
     return dimension_table(
         plan.applied_rope,

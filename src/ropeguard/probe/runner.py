@@ -12,8 +12,9 @@ from typing import Literal
 
 import httpx
 
-from ropeguard import __version__
 from ropeguard.errors import EndpointError, UsageError
+from ropeguard.evals.haystack import Haystack
+from ropeguard.files import write_atomic
 from ropeguard.lengths import format_token_count
 from ropeguard.probe import detection
 from ropeguard.probe.results import (
@@ -33,6 +34,7 @@ from ropeguard.probe.sources import (
     TransformersLogprobSource,
     open_http_source,
 )
+from ropeguard.version import __version__
 
 Method = Literal["auto", "prompt_logprobs", "echo"]
 
@@ -54,7 +56,6 @@ def filler_text(
     tokenize: Callable[[str], list[int]], min_tokens: int, style: str = DEFAULT_HAYSTACK, seed: int = 0
 ) -> str:
     """ropeguard's haystack, grown sentence by sentence (doubling) until it has >= min_tokens tokens."""
-    from ropeguard.evals.haystack import Haystack
 
     haystack = Haystack(style, seed)
     n = 64
@@ -500,9 +501,7 @@ def probe(
 def write_probe(run_dir: Path, result: ProbeResult) -> Path:
     run_dir.mkdir(parents=True, exist_ok=True)
     path = run_dir / PROBE_FILE
-    temporary = path.with_suffix(".json.tmp")
-    temporary.write_text(result.model_dump_json(indent=2) + "\n")
-    temporary.replace(path)
+    write_atomic(path, result.model_dump_json(indent=2) + "\n")
     return path
 
 

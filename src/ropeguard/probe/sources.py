@@ -22,7 +22,10 @@ from typing import Any, Protocol
 
 import httpx
 
+from ropeguard import http_client
 from ropeguard.errors import EndpointError, MissingDependencyError, RopeguardError, UsageError
+from ropeguard.evals.inprocess import apply_hf_overrides, device_and_dtype
+from ropeguard.http_client import server_root
 from ropeguard.probe.nll import DEFAULT_CHUNK, TokenScorer
 from ropeguard.probe.results import ProbeMethod
 
@@ -44,12 +47,6 @@ class PromptLogprobsUnsupported(EndpointError):
     """The endpoint answered, but without per-prompt-token log-probabilities for this method."""
 
 
-def _api_root(base_url: str) -> str:
-    """`http://host:8000/v1` or `http://host:8000` -> `http://host:8000` (/tokenize is not under /v1)."""
-    root = base_url.rstrip("/")
-    return root[: -len("/v1")] if root.endswith("/v1") else root
-
-
 @dataclass
 class HttpLogprobSource:
     """An OpenAI-compatible completions endpoint (vLLM or any server with echo + logprobs)."""
@@ -60,7 +57,7 @@ class HttpLogprobSource:
     client: httpx.Client
 
     def _post(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
-        url = _api_root(self.base_url) + path
+        url = server_root(self.base_url) + path
         try:
             response = self.client.post(url, json=payload)
         except httpx.HTTPError as error:
@@ -152,7 +149,7 @@ def _nll_from_echo(raw: object, token_ids: Sequence[int], where: str) -> list[fl
 
 def served_model(client: httpx.Client, base_url: str) -> str:
     """The first model id `/v1/models` lists (what `--model` defaults to)."""
-    url = _api_root(base_url) + "/v1/models"
+    url = server_root(base_url) + "/v1/models"
     try:
         response = client.get(url)
         response.raise_for_status()
@@ -171,7 +168,8 @@ def open_http_source(
     timeout_s: float = 600.0,
     transport: httpx.BaseTransport | None = None,
 ) -> HttpLogprobSource:
-    client = httpx.Client(timeout=timeout_s, transport=transport)
+    # The API key comes from the environment, as for `eval` (ROPEGUARD_API_KEY, else OPENAI_API_KEY).
+    client = http_client.client(timeout=timeout_s, transport=transport)
     name = model or served_model(client, base_url)
     return HttpLogprobSource(base_url=base_url, model=name, method=method, client=client)
 
@@ -199,8 +197,6 @@ class TransformersLogprobSource:
             raise MissingDependencyError(
                 "transformers", "transformers", "probe --backend transformers"
             ) from error
-        from ropeguard.evals.inprocess import apply_hf_overrides, device_and_dtype
-
         if not Path(self.path).exists():
             raise UsageError(f"--model {self.path}: no such folder", hint="pass a local model folder")
         if self.chunk < 1:

@@ -20,13 +20,16 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from ropeguard import __version__
 from ropeguard.errors import UsageError
-from ropeguard.evals.results import RUN_FILE, Run, load_run
-from ropeguard.probe.cost import ShortInputCost
+from ropeguard.evals.loader import load_run
+from ropeguard.evals.results import RUN_FILE, Run
+from ropeguard.probe.cost import ShortInputCost, compare_short_input_cost
 from ropeguard.probe.results import PROBE_FILE, ProbeResult
+from ropeguard.probe.runner import read_probe
 from ropeguard.reports import svg
-from ropeguard.reports.compare import Comparison
+from ropeguard.reports.compare import Comparison, compare_runs
+from ropeguard.reports.png import write_heatmap_png
+from ropeguard.version import __version__
 
 PLAN_FILE = "plan.json"
 HTML_FILE = "report.html"
@@ -357,7 +360,6 @@ def render_html(
 
 def load_report_inputs(run_dir: Path) -> tuple[Run | None, ProbeResult | None, dict[str, Any] | None]:
     """What RUN_DIR holds: the eval run, the probe and the plan, each None when absent."""
-    from ropeguard.probe.runner import read_probe
 
     if not run_dir.is_dir():
         raise UsageError(f"{run_dir}: no such run directory")
@@ -393,8 +395,6 @@ def write_report(
     (`compare_runs(baseline, run)`), its probe drawn beside this one, and the short-input cost computed
     over positions below `within` (default: the baseline server's max_model_len).
     """
-    from ropeguard.probe.cost import compare_short_input_cost
-    from ropeguard.reports.compare import compare_runs
 
     directory = Path(run_dir)
     run, probe, plan = load_report_inputs(directory)
@@ -435,7 +435,5 @@ def write_report(
     )
     png_path: Path | None = None
     if run is not None:
-        from ropeguard.reports.png import write_heatmap_png
-
         png_path = write_heatmap_png(run, png or directory / PNG_FILE)
     return ReportFiles(html=html_path, png=png_path)

@@ -22,17 +22,8 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from ropeguard.rope.frequencies import (
-    attention_factor,
-    base_inv_freq,
-    inv_freq,
-    original_length,
-    rope_type_of,
-    scaling_factor,
-    yarn_correction_range,
-    yarn_options,
-    yarn_ramp,
-)
+from ropeguard.rope.frequencies import base_inv_freq, inv_freq, yarn_correction_range, yarn_options, yarn_ramp
+from ropeguard.rope.scaling import attention_factor, original_length, rope_type_of, scaling_factor
 
 Regime = Literal["extrapolate", "interpolate", "ramp"]
 # Relative tolerance for calling a non-YaRN frequency "unchanged" or "divided by the factor".

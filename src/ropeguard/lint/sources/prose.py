@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 from ropeguard.lint.launch import Extract
-from ropeguard.lint.sources import Source, register
+from ropeguard.lint.sources.registry import Source, register
 
 _SUFFIXES = (".md", ".markdown", ".rst", ".adoc", ".txt", ".html", ".ipynb")
 

@@ -12,7 +12,7 @@ import ast
 import json
 
 from ropeguard.lint.launch import ALLOW_LONG_ENV, Extract, Launch, Override, Value
-from ropeguard.lint.sources import Source, register
+from ropeguard.lint.sources.registry import Source, register
 
 _CALLS = ("LLM", "EngineArgs", "AsyncEngineArgs")
 

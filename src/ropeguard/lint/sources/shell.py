@@ -12,7 +12,7 @@ import re
 from ropeguard.lint.argv import env_assignments, expand, launch_from_words, pins_from_words
 from ropeguard.lint.launch import Extract, Launch, Value
 from ropeguard.lint.shellwords import Word, split_commands
-from ropeguard.lint.sources import Source, register
+from ropeguard.lint.sources.registry import Source, register
 
 TRIGGERS = ("vllm", "max-model-len", "max_model_len", "hf-overrides", "hf_overrides", "rope", "VLLM_")
 _ARRAY_START = re.compile(

@@ -30,7 +30,7 @@ from ropeguard.lint.launch import (
     parse_override,
 )
 from ropeguard.lint.shellwords import Word, split_commands
-from ropeguard.lint.sources import Source, register
+from ropeguard.lint.sources.registry import Source, register
 from ropeguard.lint.sources.shell import TRIGGERS
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
