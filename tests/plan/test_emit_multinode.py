@@ -16,7 +16,7 @@ import yaml
 
 from ropeguard.errors import UsageError
 from ropeguard.lint import lint
-from ropeguard.models.registry import registry_spec
+from ropeguard.models.reader import registry_spec
 from ropeguard.plan import ContextPlan, make_plan
 from ropeguard.plan.emit import emit
 

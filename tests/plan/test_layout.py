@@ -11,7 +11,7 @@ import pytest
 from plan_specs import deepseek_v3, llama31_405b, qwen3_8b
 
 from ropeguard.errors import UsageError
-from ropeguard.models.registry import registry_spec
+from ropeguard.models.reader import registry_spec
 from ropeguard.models.spec import ModelSpec, MoeSpec
 from ropeguard.plan import ContextPlan, make_plan
 from ropeguard.plan.layout import pipeline_partition, tensor_parallel_options

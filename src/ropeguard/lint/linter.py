@@ -26,6 +26,8 @@ from ropeguard.lint.finding import SEVERITY_ORDER, Edit, Finding, LintReport, No
 from ropeguard.lint.launch import Extract, Launch, Pin, Value
 from ropeguard.lint.rules import RULES, Hit, PinContext
 from ropeguard.lint.sources import Source, detect
+from ropeguard.lint.sources.prose import is_markdown, parse_markdown_blocks
+from ropeguard.lint.sources.shell import TRIGGERS
 from ropeguard.lint.versions import foreign_tag, lenient_version, tag_release
 from ropeguard.models.spec import ModelSpec
 
@@ -159,9 +161,6 @@ def extract_files(paths: list[str], notes: list[Note], *, markdown: bool = False
 def _markdown_blocks(name: str) -> Source | None:
     """Markdown is prose unless the caller opts in (`markdown=True`, `--markdown`): then its fenced
     shell blocks are read, never the prose around them. Not registered, so detection is unchanged."""
-    from ropeguard.lint.sources.prose import is_markdown, parse_markdown_blocks
-    from ropeguard.lint.sources.shell import TRIGGERS
-
     if not is_markdown(name):
         return None
     return Source("markdown", parse_markdown_blocks, is_markdown, triggers=TRIGGERS)

@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from ropeguard.errors import ModelConfigError
-from ropeguard.models.spec import ModelSpec
 
 GGUF_SUFFIX = ".gguf"
 _MAGIC = b"GGUF"
@@ -173,7 +172,7 @@ def read_gguf_metadata(path: Path) -> tuple[dict[str, Any], list[str]]:
     return metadata, names
 
 
-def _file_type_name(value: Any) -> str | None:
+def file_type_name(value: Any) -> str | None:
     if not isinstance(value, int) or isinstance(value, bool):
         return None
     return FILE_TYPES.get(value, f"file_type {value}")
@@ -249,30 +248,3 @@ def config_from_gguf(metadata: dict[str, Any], tensors: list[str], *, origin: st
                 rope["original_max_position_embeddings"] = original
             config["rope_scaling"] = rope
     return config
-
-
-def gguf_spec(path: Path, *, model: str, native: int | None = None) -> ModelSpec:
-    """A GGUF file's ModelSpec (config_source "gguf"), read from its metadata alone."""
-    from ropeguard.models.reader import spec_from_config
-
-    metadata, tensors = read_gguf_metadata(path)
-    origin = str(path)
-    config = config_from_gguf(metadata, tensors, origin=origin)
-    spec = spec_from_config(
-        config,
-        model=model,
-        source="gguf",
-        native=native,
-        native_source="given with --native" if native is not None else None,
-        origin=origin,
-    )
-    arch = metadata["general.architecture"]
-    sentence = spec.native_context_source.replace(
-        "config.json max_position_embeddings", f"GGUF {arch}.context_length"
-    )
-    return spec.model_copy(
-        update={
-            "native_context_source": sentence,
-            "gguf_file_type": _file_type_name(metadata.get("general.file_type")),
-        }
-    )

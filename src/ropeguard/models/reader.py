@@ -617,9 +617,6 @@ def load_model_spec(model: str, *, native: int | None = None, offline: bool | No
     native_source = "given with --native" if native is not None else None
     path = Path(model).expanduser()
     if path.suffix.lower() == ".gguf" and path.is_file():
-        # Lazy: only GGUF files need the binary header reader (reading a config.json never loads it).
-        from ropeguard.models.gguf_file import gguf_spec
-
         return gguf_spec(path, model=model, native=native)
     if path.is_dir():
         config_path = path / "config.json"
@@ -780,4 +777,32 @@ def registry_spec(model_id: str, *, native: int | None = None) -> ModelSpec | No
         native_source=None if native is not None else f"ropeguard registry: {entry.native_context_source}",
         origin=f"ropeguard registry entry {entry.id}",
         resolved_by="registry",
+    )
+
+
+def gguf_spec(path: Path, *, model: str, native: int | None = None) -> ModelSpec:
+    """A GGUF file's ModelSpec (config_source "gguf"), read from its metadata alone."""
+    # Lazy: only GGUF files need the binary header reader (reading a config.json never loads it).
+    from ropeguard.models.gguf_file import config_from_gguf, file_type_name, read_gguf_metadata
+
+    metadata, tensors = read_gguf_metadata(path)
+    origin = str(path)
+    config = config_from_gguf(metadata, tensors, origin=origin)
+    spec = spec_from_config(
+        config,
+        model=model,
+        source="gguf",
+        native=native,
+        native_source="given with --native" if native is not None else None,
+        origin=origin,
+    )
+    arch = metadata["general.architecture"]
+    sentence = spec.native_context_source.replace(
+        "config.json max_position_embeddings", f"GGUF {arch}.context_length"
+    )
+    return spec.model_copy(
+        update={
+            "native_context_source": sentence,
+            "gguf_file_type": file_type_name(metadata.get("general.file_type")),
+        }
     )

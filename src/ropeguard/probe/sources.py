@@ -26,6 +26,7 @@ from ropeguard import http_client
 from ropeguard.errors import EndpointError, MissingDependencyError, RopeguardError, UsageError
 from ropeguard.evals.inprocess import apply_hf_overrides, device_and_dtype
 from ropeguard.http_client import server_root
+from ropeguard.models import load_model_spec
 from ropeguard.probe.nll import DEFAULT_CHUNK, TokenScorer
 from ropeguard.probe.results import ProbeMethod
 
@@ -228,8 +229,6 @@ class TransformersLogprobSource:
         original = rope.get("original_max_position_embeddings") if isinstance(rope, dict) else None
         if isinstance(original, int) and original > 0:
             return original, f"--hf-overrides original_max_position_embeddings {original}"
-        from ropeguard.models import load_model_spec
-
         try:
             spec = load_model_spec(self.path, offline=True)
         except RopeguardError:

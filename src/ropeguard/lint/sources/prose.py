@@ -9,6 +9,7 @@ import re
 
 from ropeguard.lint.launch import Extract
 from ropeguard.lint.sources.registry import Source, register
+from ropeguard.lint.sources.shell import parse_shell
 
 _SUFFIXES = (".md", ".markdown", ".rst", ".adoc", ".txt", ".html", ".ipynb")
 
@@ -43,8 +44,6 @@ def parse_markdown_blocks(path: str, text: str) -> Extract:
 
     Prose is never read; a `console` block's `$ ` prompts are dropped and its output lines skipped.
     """
-    from ropeguard.lint.sources.shell import parse_shell
-
     extract = Extract(path=path, source="shell")
     lines = text.split("\n")
     index = 0
