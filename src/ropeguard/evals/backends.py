@@ -94,7 +94,7 @@ def _auto_concurrency(facts: list[ServerFacts], longest: int) -> int:
 
 
 def openai_backend(config: EvalConfig) -> Backend:
-    headers = auth_headers()
+    headers = auth_headers(config.api_key.get_secret_value() if config.api_key else None)
     # httpx turns user:password@ in a URL into Basic auth, which would replace the key's header.
     urls = [without_userinfo(url) for url in config.base_urls] if headers else list(config.base_urls)
     facts = [preflight(url, config.model, headers=headers) for url in urls]

@@ -23,6 +23,11 @@ Each finished trial is appended to trials.jsonl with write + flush + fsync befor
 recorded; `resume=True` skips trial ids already there. A killed client loses at most the trials in
 flight, and a torn last line is dropped (results.TrialLog). Errors (no answer after the retries) are
 recorded as `error` and never count as recall failures; a resumed run retries them.
+
+The run folder is locked for the whole run (files.RunLock): a second run on the same folder is
+refused. A server that stops answering altogether (every attempt of a request refused or reset) ends
+the run with `ServerGone` naming the server and the folder; Ctrl-C ends it with `Interrupted`. Either
+way the trials so far and a summary of them are on disk, and `--resume` continues.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
 
-from ropeguard.errors import UsageError
+from ropeguard.errors import EndpointError, ServerGone, UsageError
 from ropeguard.evals.config import EvalConfig
 from ropeguard.evals.endpoint import Reply
 from ropeguard.evals.prompts import Prepared, PromptBuilder
@@ -58,6 +63,7 @@ from ropeguard.evals.results import (
 )
 from ropeguard.evals.stats import effective_context_from_verdicts, summarize
 from ropeguard.evals.tokenization import length_is_valid
+from ropeguard.files import RunLock, results_on_interrupt
 
 LENGTH_TOLERANCE = 0.01  # off by more than this from the prompt target: the trial is invalid
 DEFAULT_CONCURRENCY = 8
@@ -253,6 +259,9 @@ class Session:
             reply = await self.responder.answer(prepared, chosen)
         finally:
             self.in_flight[chosen] -= 1
+        if reply.unreachable is not None:
+            # Not a trial outcome: the server is gone. Unrecorded, the trial runs again on resume.
+            raise ServerGone(reply.unreachable)
         record = judge(prepared, reply, self.builder.task, replica=chosen)
         self.log.append(record)
         self.done[record.trial_id] = record
@@ -380,8 +389,19 @@ async def _drive(session: Session, config: EvalConfig) -> list[GateVerdict] | No
 
 
 def run_eval(config: EvalConfig, *, make_backend: Callable[[EvalConfig], Backend] | None = None) -> Run:
-    """Run (or resume) the grid described by `config`; return the run as written to its folder."""
+    """Run (or resume) the grid described by `config`; return the run as written to its folder.
+
+    Raises UsageError (exit 2) when another run holds the folder, ServerGone when the server stops
+    answering, Interrupted on Ctrl-C; the trials finished before are kept in every case.
+    """
     out_dir = config.out_dir or default_out_dir()
+    with RunLock(out_dir), results_on_interrupt(out_dir):
+        return _run_locked(config, out_dir, make_backend)
+
+
+def _run_locked(
+    config: EvalConfig, out_dir: Path, make_backend: Callable[[EvalConfig], Backend] | None
+) -> Run:
     trials_path = out_dir / TRIALS_FILE
     if trials_path.exists() and trials_path.stat().st_size > 0 and not config.resume:
         raise UsageError(
@@ -429,13 +449,22 @@ def run_eval(config: EvalConfig, *, make_backend: Callable[[EvalConfig], Backend
         cache_before = backend.metrics()
         started = time.perf_counter()
         verdicts: list[GateVerdict] | None = None
+        stopped = False
         try:
             verdicts = asyncio.run(_run_async(session, config))
+        except EndpointError as error:
+            stopped = True
+            raise type(error)(
+                f"{error.message}; the results so far are in {out_dir}",
+                hint=(error.hint + "; " if error.hint else "")
+                + "once the server answers again, the same command with --resume continues the run",
+            ) from None
         finally:
             progress.close()
             log.close()
             wall = previous_wall + time.perf_counter() - started
-            cache_after = backend.metrics()
+            # A server that is gone has no metrics to give (and asking it would only wait).
+            cache_after = None if stopped else backend.metrics()
             info = info.model_copy(
                 update={"n_sentences": builder.n_sentences(), "finished_at": datetime.now(timezone.utc)}
             )
@@ -462,7 +491,7 @@ def run_eval(config: EvalConfig, *, make_backend: Callable[[EvalConfig], Backend
             write_summary(out_dir, summary)
     finally:
         backend.close()
-    return Run(directory=out_dir, info=info, trials=trials, summary=summary)
+    return Run(directory=out_dir, info=info, trials=trials, summary=summary, skipped_lines=log.skipped_lines)
 
 
 async def _run_async(session: Session, config: EvalConfig) -> list[GateVerdict] | None:

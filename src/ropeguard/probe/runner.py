@@ -14,6 +14,7 @@ import httpx
 
 from ropeguard import __version__
 from ropeguard.errors import EndpointError, UsageError
+from ropeguard.files import write_atomic
 from ropeguard.probe import detection
 from ropeguard.probe.results import (
     PROBE_FILE,
@@ -31,6 +32,7 @@ from ropeguard.probe.sources import (
     TransformersLogprobSource,
     open_http_source,
 )
+from ropeguard.redaction import redact_text
 
 Method = Literal["auto", "prompt_logprobs", "echo"]
 
@@ -386,12 +388,8 @@ def probe(
 
 
 def write_probe(run_dir: Path, result: ProbeResult) -> Path:
-    run_dir.mkdir(parents=True, exist_ok=True)
-    path = run_dir / PROBE_FILE
-    temporary = path.with_suffix(".json.tmp")
-    temporary.write_text(result.model_dump_json(indent=2) + "\n")
-    temporary.replace(path)
-    return path
+    # Atomic (a reader never sees half a file) and redacted of known secrets (it quotes a server).
+    return write_atomic(run_dir / PROBE_FILE, redact_text(result.model_dump_json(indent=2)) + "\n")
 
 
 def read_probe(path: Path) -> ProbeResult:

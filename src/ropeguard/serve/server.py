@@ -31,8 +31,20 @@ from typing import Any, TextIO
 import httpx
 
 from ropeguard.errors import ServeError, ServeExited, ServeTimeout
+from ropeguard.files import write_atomic
+from ropeguard.redaction import remember_secret
 from ropeguard.serve.failures import Finding, diagnose, last_error_line
-from ropeguard.serve.launch import Launch, LaunchSpec, PlanLike, build_launch, is_headless, spec_from_plan
+from ropeguard.serve.launch import (
+    SECRET_ENV_WORDS,
+    Launch,
+    LaunchSpec,
+    PlanLike,
+    api_key_of,
+    build_launch,
+    is_headless,
+    secret_values,
+    spec_from_plan,
+)
 from ropeguard.serve.runtime import CPU_KV_CACHE_GIB, Runtime
 
 READY_TIMEOUT_S = 900.0
@@ -140,6 +152,15 @@ class Server:
         self.spec = spec
         self.runtime = runtime or Runtime.detect()
         self.launch: Launch = build_launch(spec, self.runtime)
+        # The key vLLM will require on /v1 (readiness checks and evals must send it), and every
+        # secret of the launch: redacted wherever a log excerpt or an answer is stored or printed.
+        self.api_key: str | None = api_key_of(self.launch, dict(os.environ))
+        remember_secret(self.api_key)
+        for secret in secret_values(self.launch.argv):
+            remember_secret(secret)
+        for name, value in self.launch.env.items():
+            if any(word in name.upper() for word in SECRET_ENV_WORDS):
+                remember_secret(value)
         self.run_dir = Path(run_dir)
         self.log_path = self.run_dir / "server.log"
         self.ready_timeout = ready_timeout
@@ -163,6 +184,10 @@ class Server:
     @property
     def command(self) -> str:
         return self.launch.shell()
+
+    def auth_headers(self) -> dict[str, str]:
+        """What a client of this server sends: its API key as a bearer token, when it has one."""
+        return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
 
     def _say(self, text: str) -> None:
         if self.echo is not None:
@@ -199,7 +224,7 @@ class Server:
         self.started_at = time.monotonic()
         _LIVE.add(self)
         # The process group id, for whoever must stop it from outside (`kill -TERM -- -PGID`).
-        (self.run_dir / "server.pid").write_text(f"{self.process.pid}\n")
+        write_atomic(self.run_dir / "server.pid", f"{self.process.pid}\n")
         return self
 
     def diagnose(self, log: str) -> Finding | None:
@@ -234,7 +259,7 @@ class Server:
         """Block until /health and /v1/models answer; raise at once if the process dies."""
         assert self.process is not None and self.started_at is not None
         deadline = self.started_at + self.ready_timeout
-        with httpx.Client(timeout=5.0) as client:
+        with httpx.Client(timeout=5.0, headers=self.auth_headers()) as client:
             while True:
                 if self.process.poll() is not None:
                     raise self._exited()

@@ -1,0 +1,96 @@
+"""Readiness checks send the API key the server was started with (`-- --api-key KEY` or VLLM_API_KEY),
+against a real HTTP server that guards /v1 as vLLM's AuthenticationMiddleware does (/health is open).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from ropeguard.errors import ServeTimeout
+from ropeguard.redaction import redact_text
+from ropeguard.serve import LaunchSpec, Runtime, Server, build_launch
+
+KEY = "vk-ready-58c1d2e9"
+
+
+@pytest.fixture
+def guarded() -> Iterator[int]:
+    """A server that answers /v1/models only with `Authorization: Bearer KEY`; yields its port."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+        def do_GET(self) -> None:
+            if self.path == "/health":
+                status, body = 200, b""
+            elif self.headers.get("Authorization") != f"Bearer {KEY}":
+                status, body = 401, b'{"error": "Unauthorized"}'
+            else:
+                entry = {"id": "tiny", "max_model_len": 8192}
+                status, body = 200, json.dumps({"data": [entry]}).encode()
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield int(server.server_address[1])
+    server.shutdown()
+    server.server_close()
+
+
+def _waiting(spec: LaunchSpec, run_dir: Path, timeout: float) -> Server:
+    """A Server whose process is a stand-in child (the HTTP side is the fixture's server)."""
+    server = Server(spec, run_dir, runtime=Runtime.detect(), ready_timeout=timeout, stop_grace=2.0)
+    server.process = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    server.started_at = time.monotonic()
+    return server
+
+
+@pytest.mark.parametrize("args", [["--api-key", KEY], [f"--api-key={KEY}"], ["--api_key", KEY, "other-key"]])
+def test_readiness_sends_the_key_from_the_engine_args(guarded: int, tmp_path: Path, args: list[str]) -> None:
+    server = _waiting(LaunchSpec(model="m", port=guarded, extra_args=args), tmp_path, timeout=20)
+    try:
+        server.wait_ready()
+    finally:
+        server.stop()
+    assert server.served_model == "tiny" and server.api_key == KEY
+
+
+def test_readiness_sends_vllm_api_key_from_the_environment(
+    guarded: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VLLM_API_KEY", KEY)
+    server = _waiting(LaunchSpec(model="m", port=guarded), tmp_path, timeout=20)
+    try:
+        server.wait_ready()
+    finally:
+        server.stop()
+    assert server.served_model == "tiny"
+
+
+def test_without_the_key_the_server_never_counts_as_ready(
+    guarded: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("VLLM_API_KEY", raising=False)
+    server = _waiting(LaunchSpec(model="m", port=guarded), tmp_path, timeout=1.5)
+    with pytest.raises(ServeTimeout):
+        server.wait_ready()
+
+
+def test_the_launch_keys_are_redacted_everywhere(tmp_path: Path) -> None:
+    spec = LaunchSpec(model="m", extra_args=["--api-key", "first-key-1", "second-key-2", "--seed", "1"])
+    Server(spec, tmp_path, runtime=Runtime.detect())
+    assert redact_text("401: bad key second-key-2 (first-key-1)") == "401: bad key *** (***)"
+    shell = build_launch(spec, Runtime.detect()).shell()
+    assert "first-key-1" not in shell and "second-key-2" not in shell and "--seed 1" in shell
