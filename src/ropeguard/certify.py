@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from ropeguard.errors import UsageError
+from ropeguard.errors import ServerGone, UsageError
 from ropeguard.evals.results import TRIALS_FILE
 from ropeguard.files import RunLock, results_on_interrupt, write_atomic
 from ropeguard.lengths import parse_token_count
@@ -232,6 +232,16 @@ def _positive(value: float | None, option: str) -> None:
         raise UsageError(f"{option} {value!r}: give a positive number")
 
 
+def eval_on_server(server: Server, config: EvalConfig) -> Run:
+    """The eval against a server we started: if it stops answering, say how the server died."""
+    from ropeguard.evals import run
+
+    try:
+        return run(config)
+    except ServerGone as gone:
+        raise server.explain(gone) from None
+
+
 def _served(config: EvalConfig, server: Server, model: str) -> EvalConfig:
     """The validated config pointed at a running server (with the key it was started with)."""
     update: dict[str, Any] = {"base_urls": [server.base_url], "model": server.served_model or model}
@@ -266,7 +276,6 @@ def certify(
     `plan_options` go to `ropeguard.plan.plan_model` (native, engine_version, gpu, ...) unless a
     ready `plan` is given.
     """
-    from ropeguard.evals import run
     from ropeguard.plan import plan_model
     from ropeguard.reports.html import PLAN_FILE, write_report
     from ropeguard.serve import LaunchSpec, build_launch, free_port, spec_from_plan, start_server
@@ -335,7 +344,7 @@ def certify(
         with start_server(spec, scaled_dir, ready_timeout=ready_timeout, echo=echo) as server:
             write_atomic(scaled_dir / PLAN_FILE, plan.model_dump_json(indent=2))
             _say(echo, f"certify: recall grid {grid} against {server.base_url}")
-            scaled = run(_served(scaled_config, server, model))
+            scaled = eval_on_server(server, _served(scaled_config, server, model))
         results = _recall_gates(scaled, chosen_gates)
         warnings = list(plan.warnings)
 
@@ -347,7 +356,7 @@ def certify(
                 f"lengths {short}",
             )
             with start_server(base_spec, baseline_dir, ready_timeout=ready_timeout, echo=echo) as server:
-                baseline_run = run(_served(baseline_config, server, model))
+                baseline_run = eval_on_server(server, _served(baseline_config, server, model))
             results.append(_baseline_gate(baseline_run, scaled))
         elif baseline and plan.factor <= 1.0:
             warnings.append("no scaling planned (target within the native window): no baseline to compare")

@@ -72,7 +72,12 @@ class EndpointError(RopeguardError):
 
 
 class ServerGone(EndpointError):
-    """A server that answered before stopped answering altogether (connection refused or reset)."""
+    """A server that answered before stopped answering altogether (connection refused or reset).
+    `results` is the run folder that holds what finished before (set by the eval runner)."""
+
+    def __init__(self, message: str, *, hint: str | None = None, results: Path | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.results = results
 
 
 class ServeError(RopeguardError):

@@ -132,7 +132,7 @@ def _eval_config(out_dir: Path, **where: Any) -> Any:
 def _run_vllm(
     model: Path, plan: ContextPlan, out: Path, echo: TextIO | None, name: str | None
 ) -> tuple[Run, Run, str, str]:
-    from ropeguard.evals import run
+    from ropeguard.certify import eval_on_server
     from ropeguard.serve import LaunchSpec, Server, free_port, spec_from_plan
 
     cores = _two_cores()
@@ -173,7 +173,14 @@ def _run_vllm(
             for config, server in zip(configs, servers, strict=True)
         ]
         with ThreadPoolExecutor(max_workers=2) as pool:
-            runs = list(pool.map(run, served))
+            try:
+                runs = list(pool.map(eval_on_server, servers, served))
+            except BaseException:
+                # Ctrl-C reaches this thread only; leaving the pool waits for its evals, which end at
+                # once when their servers are gone (their trials so far are kept).
+                for server in servers:
+                    server.stop()
+                raise
     finally:
         for server in servers:
             server.stop()

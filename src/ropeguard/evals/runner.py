@@ -454,11 +454,14 @@ def _run_locked(
             verdicts = asyncio.run(_run_async(session, config))
         except EndpointError as error:
             stopped = True
-            raise type(error)(
-                f"{error.message}; the results so far are in {out_dir}",
-                hint=(error.hint + "; " if error.hint else "")
-                + "once the server answers again, the same command with --resume continues the run",
-            ) from None
+            message = f"{error.message}; the results so far are in {out_dir}"
+            hint = (error.hint + "; " if error.hint else "") + (
+                f"once the server answers again, `ropeguard eval --resume --out {out_dir}` with the "
+                "same options continues the run"
+            )
+            if isinstance(error, ServerGone):
+                raise ServerGone(message, hint=hint, results=out_dir) from None
+            raise type(error)(message, hint=hint) from None
         finally:
             progress.close()
             log.close()

@@ -30,7 +30,7 @@ from typing import Any, TextIO
 
 import httpx
 
-from ropeguard.errors import ServeError, ServeExited, ServeTimeout
+from ropeguard.errors import RopeguardError, ServeError, ServeExited, ServerGone, ServeTimeout
 from ropeguard.files import write_atomic
 from ropeguard.redaction import remember_secret
 from ropeguard.serve.failures import Finding, diagnose, last_error_line
@@ -295,6 +295,35 @@ class Server:
         self.served_max_model_len = int(length) if length is not None else None
         return True
 
+    def death(self, wait: float = 0.0) -> ServeExited | None:
+        """Why the process ended while serving (its exit code and the log's reason), or None while it
+        runs; `wait` gives a process that is going down that long to finish."""
+        process = self.process
+        if process is None:
+            return None
+        deadline = time.monotonic() + wait
+        while process.poll() is None:
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.1)
+        log = self.log_text()
+        finding = self.diagnose(log)
+        last = finding.message if finding else (last_error_line(log) or "no error line in the log")
+        return ServeExited(
+            f"vLLM exited with code {process.returncode} while serving: {last}",
+            returncode=process.returncode,
+            hint=finding.hint if finding else f"the whole log is in {self.log_path}",
+        )
+
+    def explain(self, gone: ServerGone) -> RopeguardError:
+        """A run's `ServerGone` told as what happened to this server: it exited (code and reason from
+        its log), or, still running, the run's own words."""
+        death = self.death(wait=5.0)
+        if death is None:
+            return gone
+        where = f"; the results so far are in {gone.results}" if gone.results else ""
+        return ServeExited(death.message + where, returncode=death.returncode, hint=death.hint)
+
     def differences(self) -> list[str]:
         """What the running server does differently from the planned launch (empty when as planned)."""
         problems: list[str] = []
@@ -420,11 +449,6 @@ def run_until_stopped(server: Server, poll: float = 1.0) -> None:
         raise ServeError("the server was never started")
     while process.poll() is None:
         time.sleep(poll)
-    log = server.log_text()
-    finding = server.diagnose(log)
-    last = finding.message if finding else (last_error_line(log) or "no error line in the log")
-    raise ServeExited(
-        f"vLLM exited with code {process.returncode} while serving: {last}",
-        returncode=process.returncode,
-        hint=finding.hint if finding else f"the whole log is in {server.log_path}",
-    )
+    death = server.death()
+    assert death is not None
+    raise death

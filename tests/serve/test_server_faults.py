@@ -1,5 +1,6 @@
-"""Readiness checks send the API key the server was started with (`-- --api-key KEY` or VLLM_API_KEY),
-against a real HTTP server that guards /v1 as vLLM's AuthenticationMiddleware does (/health is open).
+"""A server's run side: readiness checks send the API key the server was started with (`-- --api-key
+KEY` or VLLM_API_KEY), against a real HTTP server that guards /v1 as vLLM's AuthenticationMiddleware
+does (/health is open); a server that died mid-run is told with its exit code and its log's reason.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from ropeguard.errors import ServeTimeout
+from ropeguard.errors import ServeExited, ServerGone, ServeTimeout
 from ropeguard.redaction import redact_text
 from ropeguard.serve import LaunchSpec, Runtime, Server, build_launch
 
@@ -94,3 +95,25 @@ def test_the_launch_keys_are_redacted_everywhere(tmp_path: Path) -> None:
     assert redact_text("401: bad key second-key-2 (first-key-1)") == "401: bad key *** (***)"
     shell = build_launch(spec, Runtime.detect()).shell()
     assert "first-key-1" not in shell and "second-key-2" not in shell and "--seed 1" in shell
+
+
+def test_a_run_that_lost_its_server_says_how_the_server_died(tmp_path: Path) -> None:
+    server = Server(LaunchSpec(model="m"), tmp_path, runtime=Runtime.detect())
+    server.log_path.write_text(
+        "INFO started\nRuntimeError: Engine core proc EngineCore_0 died unexpectedly\n"
+    )
+    server.process = subprocess.Popen(["sh", "-c", "exit 3"], start_new_session=True)
+    gone = ServerGone("the server at http://127.0.0.1:8000 stopped answering", results=tmp_path / "run")
+    told = server.explain(gone)
+    assert isinstance(told, ServeExited) and told.returncode == 3
+    assert told.message == (
+        "vLLM exited with code 3 while serving: RuntimeError: Engine core proc EngineCore_0 died "
+        f"unexpectedly; the results so far are in {tmp_path / 'run'}"
+    )
+    # Still running (the network, not the process, failed): the run's own words stand.
+    alive = Server(LaunchSpec(model="m"), tmp_path, runtime=Runtime.detect(), stop_grace=2.0)
+    alive.process = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    try:
+        assert alive.death() is None
+    finally:
+        alive.stop()
