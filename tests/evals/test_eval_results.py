@@ -144,3 +144,35 @@ def test_only_an_unterminated_last_line_is_a_torn_write(tmp_path: Path) -> None:
     log.open()
     log.close()
     assert path.read_text() == good[0] + "\nbroken\n"
+
+
+@pytest.mark.parametrize(
+    ("name", "damage", "message"),
+    [
+        ("summary.json", '{"lengths": 5}', "does not hold a valid summary"),
+        ("summary.json", None, "is not a file"),
+        ("run.json", None, "is not a file"),
+        ("trials.jsonl", None, "is a folder"),
+    ],
+)
+def test_damaged_run_files_are_one_line_errors(
+    tmp_path: Path, name: str, damage: str | None, message: str
+) -> None:
+    write_run_info(tmp_path, _info())
+    path = tmp_path / name
+    if path.exists():
+        path.unlink()
+    if damage is None:
+        path.mkdir()
+    else:
+        path.write_text(damage)
+    with pytest.raises(UsageError, match=message):
+        load_run(tmp_path)
+
+
+def test_a_folder_that_cannot_be_created_is_a_usage_error(tmp_path: Path) -> None:
+    from ropeguard.files import RunLock
+
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(UsageError, match=r"cannot write to .*file/run: Not a directory"):
+        RunLock(tmp_path / "file" / "run").acquire()

@@ -379,6 +379,8 @@ def read_run_info(run_dir: Path) -> RunInfo:
     path = run_dir / RUN_FILE
     if not path.exists():
         raise UsageError(f"{run_dir} is not an eval run directory (no {RUN_FILE})")
+    if not path.is_file():
+        raise UsageError(f"{path} is not a file", hint="pass the --out folder of `ropeguard eval`")
     try:
         return RunInfo.model_validate_json(path.read_text())
     except ValidationError as error:
@@ -392,7 +394,16 @@ def read_summary(run_dir: Path) -> Summary | None:
     path = run_dir / SUMMARY_FILE
     if not path.exists():
         return None
-    return Summary.model_validate_json(path.read_text())
+    if not path.is_file():
+        raise UsageError(f"{path} is not a file", hint="remove it: the trials are the source of truth")
+    try:
+        return Summary.model_validate_json(path.read_text())
+    except ValidationError as error:
+        raise UsageError(
+            f"{path} does not hold a valid summary: {error.errors()[0]['msg']}",
+            hint="remove it: report and compare recompute accuracy from trials.jsonl (the wall time "
+            "and gate verdicts it held are lost)",
+        ) from None
 
 
 def load_run(run_dir: Path | str) -> Run:
