@@ -117,3 +117,24 @@ def test_a_run_that_lost_its_server_says_how_the_server_died(tmp_path: Path) -> 
         assert alive.death() is None
     finally:
         alive.stop()
+
+
+def test_ctrl_c_in_serve_exits_130_and_says_the_server_was_stopped(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import signal
+
+    import ropeguard.serve
+    from ropeguard.cli import main
+    from ropeguard.demo import model_dir
+
+    def interrupted(*args: object, **kwargs: object) -> Server:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(signal, "signal", lambda *args: None)  # keep pytest's own SIGTERM handling
+    monkeypatch.setattr(ropeguard.serve, "start_server", interrupted)
+    run_dir = tmp_path / "serve"
+    argv = ["serve", str(model_dir()), "--target", "8k", "--native", "2k", "--run-dir", str(run_dir)]
+    assert main(argv) == 130
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == f"interrupted; the server was stopped; its log is {run_dir / 'server.log'}"
