@@ -101,3 +101,23 @@ def test_ctrl_c_names_the_innermost_results_folder(tmp_path: Path) -> None:
     assert caught.value.results == tmp_path / "a"
     assert isinstance(caught.value, KeyboardInterrupt)
     assert str(caught.value) == f"interrupted; the results so far are in {tmp_path / 'a'}"
+
+
+def test_lint_write_goes_through_the_atomic_write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ropeguard.lint.autofix import write_fixes
+
+    script = tmp_path / "serve.sh"
+    old = 'vllm serve m --hf-overrides \'{"rope_scaling": {"type": "yarn"}}\'\n'
+    script.write_text(old)
+    script.chmod(0o755)
+
+    def cut_short(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(os, "fsync", cut_short)
+        with pytest.raises(OSError):
+            write_fixes({str(script): (old, old.replace('"type"', '"rope_type"'))})
+    assert script.read_text() == old  # never truncated mid-JSON
+    write_fixes({str(script): (old, old.replace('"type"', '"rope_type"'))})
+    assert '"rope_type"' in script.read_text() and stat.S_IMODE(script.stat().st_mode) == 0o755
