@@ -33,7 +33,7 @@ from ropeguard.errors import ServerGone, UsageError
 from ropeguard.evals.results import TRIALS_FILE
 from ropeguard.files import RunLock, results_on_interrupt, write_atomic
 from ropeguard.lengths import parse_token_count
-from ropeguard.redaction import redact_text
+from ropeguard.redaction import redact_model
 
 if TYPE_CHECKING:
     from ropeguard.evals import EvalConfig
@@ -391,7 +391,7 @@ def certify(
             warnings=warnings,
             wall_seconds=round(time.monotonic() - started, 1),
         )
-        write_atomic(out / CERTIFICATE_FILE, redact_text(certificate.model_dump_json(indent=2)))
+        write_atomic(out / CERTIFICATE_FILE, redact_model(certificate).model_dump_json(indent=2))
     return certificate
 
 

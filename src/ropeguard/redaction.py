@@ -18,6 +18,11 @@ from __future__ import annotations
 import json
 import os
 import threading
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 SECRET_VARIABLES: tuple[str, ...] = (
     "ROPEGUARD_API_KEY",
@@ -59,3 +64,25 @@ def redact_text(text: str) -> str:
         if escaped != secret and escaped in text:
             text = text.replace(escaped, REDACTED)
     return text
+
+
+def redact_values(value: Any) -> Any:
+    """Redact every string value inside JSON-like data (dict keys are ropeguard's field names and
+    are left alone, so redaction can never break a record's structure)."""
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, dict):
+        return {key: redact_values(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_values(item) for item in value]
+    return value
+
+
+def redact_model(model: ModelT) -> ModelT:
+    """A copy of a pydantic record with every string field redacted (validated again, so the copy is
+    a record of the same schema); the same object when it holds no known secret."""
+    if not known_secrets():
+        return model
+    data = model.model_dump(mode="json")
+    cleaned = redact_values(data)
+    return model if cleaned == data else type(model).model_validate(cleaned)

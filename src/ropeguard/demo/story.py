@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from ropeguard.demo import MODEL_ID, NATIVE_CONTEXT, model_dir
 from ropeguard.errors import MissingDependencyError, UsageError
 from ropeguard.files import RunLock, results_on_interrupt, write_atomic
-from ropeguard.redaction import redact_text
+from ropeguard.redaction import redact_model
 
 if TYPE_CHECKING:
     from ropeguard.evals.results import Run
@@ -309,7 +309,7 @@ def _run_demo(
         out_dir=str(out),
         wall_seconds=round(time.monotonic() - started, 1),
     )
-    write_atomic(out / "demo.json", redact_text(result.model_dump_json(indent=2)))
+    write_atomic(out / "demo.json", redact_model(result).model_dump_json(indent=2))
     return result
 
 

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ropeguard.errors import UsageError
 from ropeguard.files import write_atomic
-from ropeguard.redaction import redact_text
+from ropeguard.redaction import redact_model
 
 SCHEMA_VERSION = 1
 
@@ -304,7 +304,7 @@ class TrialLog:
         return read.records
 
     def append(self, record: TrialRecord) -> None:
-        line = redact_text(record.model_dump_json()) + "\n"
+        line = redact_model(record).model_dump_json() + "\n"
         self._handle.write(line.encode())
         self._handle.flush()
         os.fsync(self._handle.fileno())
@@ -367,12 +367,12 @@ def skipped_warning(path: Path, lines: list[int]) -> str | None:
 
 def write_run_info(run_dir: Path, info: RunInfo) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
-    write_atomic(run_dir / RUN_FILE, redact_text(info.model_dump_json(indent=2)) + "\n")
+    write_atomic(run_dir / RUN_FILE, redact_model(info).model_dump_json(indent=2) + "\n")
 
 
 def write_summary(run_dir: Path, summary: Summary) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
-    write_atomic(run_dir / SUMMARY_FILE, redact_text(json.dumps(summary.to_json(), indent=2)) + "\n")
+    write_atomic(run_dir / SUMMARY_FILE, json.dumps(redact_model(summary).to_json(), indent=2) + "\n")
 
 
 def read_run_info(run_dir: Path) -> RunInfo:

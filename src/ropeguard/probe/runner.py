@@ -32,7 +32,7 @@ from ropeguard.probe.sources import (
     TransformersLogprobSource,
     open_http_source,
 )
-from ropeguard.redaction import redact_text
+from ropeguard.redaction import redact_model
 
 Method = Literal["auto", "prompt_logprobs", "echo"]
 
@@ -389,7 +389,7 @@ def probe(
 
 def write_probe(run_dir: Path, result: ProbeResult) -> Path:
     # Atomic (a reader never sees half a file) and redacted of known secrets (it quotes a server).
-    return write_atomic(run_dir / PROBE_FILE, redact_text(result.model_dump_json(indent=2)) + "\n")
+    return write_atomic(run_dir / PROBE_FILE, redact_model(result).model_dump_json(indent=2) + "\n")
 
 
 def read_probe(path: Path) -> ProbeResult:
