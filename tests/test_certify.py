@@ -175,3 +175,26 @@ def test_certify_refuses_an_out_that_holds_a_run_before_starting(
     with pytest.raises(_Started):
         main([*argv, "--out", str(tmp_path / "new")])
     assert no_server == [str(tmp_path / "new" / "scaled")]
+
+
+def test_the_eval_of_a_served_model_sends_the_key_the_server_was_started_with(tmp_path: Path) -> None:
+    from ropeguard.certify import _eval_config, _served
+    from ropeguard.serve import LaunchSpec, Runtime, Server
+
+    config = _eval_config(
+        "m",
+        [1024],
+        tmp_path,
+        depths=[0.5],
+        trials=1,
+        seed=0,
+        task="passkey",
+        gates=None,
+        progress=False,
+        no_think=False,
+    )
+    spec = LaunchSpec(model="m", port=8123, extra_args=["--api-key", "certify-key-9d2"])
+    served = _served(config, Server(spec, tmp_path, runtime=Runtime.detect()), "m")
+    assert served.base_urls == ["http://127.0.0.1:8123/v1"]
+    assert served.api_key is not None and served.api_key.get_secret_value() == "certify-key-9d2"
+    assert "certify-key-9d2" not in repr(served) and "certify-key-9d2" not in served.model_dump_json()
