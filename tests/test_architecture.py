@@ -22,7 +22,8 @@ PACKAGE = "ropeguard"
 # Lowest first. A module may import modules of its own layer's unit and of lower layers; units that
 # share a layer (a tuple) must not import each other. A unit is a top-level module or subpackage.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("errors", "version", "files", "deprecation"),
+    ("errors",),
+    ("version", "files", "deprecation", "redaction"),
     ("lengths", "http_client"),
     ("models",),
     ("rope", "engines"),

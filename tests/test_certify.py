@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -101,3 +102,99 @@ def test_certify_refuses_conflicting_engine_args_before_starting(capsys: pytest.
     )
     assert code == 2
     assert "--max-model-len conflicts with the planned launch" in capsys.readouterr().err
+
+
+class _Started(Exception):
+    """Raised by the patched server start: reaching it means every check passed."""
+
+
+@pytest.fixture
+def no_server(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Server.start (and any child process) patched: a call is recorded and stops the run there."""
+    import subprocess
+
+    from ropeguard.serve.server import Server
+
+    calls: list[str] = []
+
+    def start(self: Server) -> Server:
+        calls.append(str(self.run_dir))
+        raise _Started
+
+    def popen(*args: object, **kwargs: object) -> None:
+        raise AssertionError("certify/demo started a process")
+
+    monkeypatch.setattr(Server, "start", start)
+    monkeypatch.setattr(subprocess, "Popen", popen)
+    return calls
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--trials", "0"], "--trials: Input should be greater than or equal to 1"),
+        (["--task", "nope"], "--task 'nope' is not a task"),
+        (["--depths", "0,2"], "outside"),
+        (["--lengths", "16k"], "beyond the target 8192"),
+        (["--gate", "8k:1.5"], "between"),
+        (["--gate", "16k:0.9"], "beyond the target"),
+        (["--ready-timeout", "0"], "--ready-timeout 0.0: give a positive number"),
+        (["--ready-timeout", "nan"], "--ready-timeout nan: give a positive number"),
+        (["--cpu-kv-cache-gib", "-1"], "--cpu-kv-cache-gib -1.0: give a positive number"),
+    ],
+)
+def test_certify_checks_every_option_before_starting_a_server(
+    options: list[str], message: str, no_server: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ropeguard.cli import main
+    from ropeguard.demo import model_dir
+
+    argv = ["certify", str(model_dir()), "--target", "8k", "--native", "2k", "--out", str(tmp_path / "c")]
+    assert main([*argv, *options]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert no_server == []
+
+
+def test_certify_refuses_an_out_that_holds_a_run_before_starting(
+    no_server: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ropeguard.cli import main
+    from ropeguard.demo import model_dir
+
+    argv = ["certify", str(model_dir()), "--target", "8k", "--native", "2k"]
+    (tmp_path / "file").write_text("x")
+    assert main([*argv, "--out", str(tmp_path / "file")]) == 2
+    assert "is a file" in capsys.readouterr().err
+    (tmp_path / "old" / "baseline").mkdir(parents=True)
+    (tmp_path / "old" / "baseline" / "trials.jsonl").write_text('{"trial_id": "x"}\n')
+    assert main([*argv, "--out", str(tmp_path / "old")]) == 2
+    assert "already holds an eval run" in capsys.readouterr().err
+    assert no_server == []
+    # The same call with a fresh folder passes every check and gets as far as starting the server.
+    with pytest.raises(_Started):
+        main([*argv, "--out", str(tmp_path / "new")])
+    assert no_server == [str(tmp_path / "new" / "scaled")]
+
+
+def test_the_eval_of_a_served_model_sends_the_key_the_server_was_started_with(tmp_path: Path) -> None:
+    from ropeguard.certify import _eval_config, _served
+    from ropeguard.serve import LaunchSpec, Runtime, Server
+
+    config = _eval_config(
+        "m",
+        [1024],
+        tmp_path,
+        depths=[0.5],
+        trials=1,
+        seed=0,
+        task="passkey",
+        gates=None,
+        progress=False,
+        no_think=False,
+    )
+    spec = LaunchSpec(model="m", port=8123, extra_args=["--api-key", "certify-key-9d2"])
+    served = _served(config, Server(spec, tmp_path, runtime=Runtime.detect()), "m")
+    assert served.base_urls == ["http://127.0.0.1:8123/v1"]
+    assert served.api_key is not None and served.api_key.get_secret_value() == "certify-key-9d2"
+    assert "certify-key-9d2" not in repr(served) and "certify-key-9d2" not in served.model_dump_json()

@@ -23,17 +23,6 @@ def test_server_root(base_url: str, root: str) -> None:
     assert http_client.server_root(base_url) == root
 
 
-def test_api_key_from_a_servers_argv() -> None:
-    assert http_client.api_key_from_argv(["vllm", "serve", "m", "--api-key", "k1"], {}) == "k1"
-    assert http_client.api_key_from_argv(["vllm", "serve", "m", "--api-key=k2"], {}) == "k2"
-    assert http_client.api_key_from_argv(["vllm", "serve", "m"], {"VLLM_API_KEY": "k3"}) == "k3"
-    assert (
-        http_client.api_key_from_argv(["vllm", "serve", "m", "--api-key", "k1"], {"VLLM_API_KEY": "k3"})
-        == "k1"
-    )
-    assert http_client.api_key_from_argv(["vllm", "serve", "m"], {"VLLM_API_KEY": ""}) is None
-
-
 def _recording() -> tuple[httpx.MockTransport, list[httpx.Request]]:
     seen: list[httpx.Request] = []
 

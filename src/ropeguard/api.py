@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Literal
 
 from ropeguard.engines.installed import installed_packages
+from ropeguard.errors import ServerGone
 from ropeguard.lengths import parse_token_count
 from ropeguard.models.reader import load_model_spec
 from ropeguard.models.spec import ModelSpec
@@ -24,7 +25,10 @@ from ropeguard.plan import ContextPlan, make_plan
 
 if TYPE_CHECKING:
     from ropeguard.doctor import DoctorReport
+    from ropeguard.evals.config import EvalConfig
+    from ropeguard.evals.results import Run
     from ropeguard.lint import Finding
+    from ropeguard.serve import Server
 
 __all__ = ["inspect_model", "lint_paths", "plan_model", "run_doctor"]
 
@@ -127,3 +131,14 @@ def run_doctor(*, probe_cuda: bool = True, versions: Mapping[str, str | None] | 
     from ropeguard.doctor import doctor
 
     return doctor(probe_cuda=probe_cuda, versions=versions)
+
+
+def eval_on_server(server: Server, config: EvalConfig) -> Run:
+    """The eval against a server we started: if it stops answering, say how the server died."""
+    # Lazy, like lint_paths: `plan` and `inspect` go through this module and need no eval code.
+    from ropeguard.evals import run
+
+    try:
+        return run(config)
+    except ServerGone as gone:
+        raise server.explain(gone) from None

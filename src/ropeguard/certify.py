@@ -20,19 +20,23 @@ plan.json), `scaled/report.html`, and `certificate.json` (this module's `Certifi
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TextIO
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
-from ropeguard.api import plan_model
+from ropeguard.api import eval_on_server, plan_model
 from ropeguard.errors import UsageError
-from ropeguard.evals import EvalConfig, run
-from ropeguard.files import run_folder
+from ropeguard.evals import EvalConfig
+from ropeguard.evals.results import TRIALS_FILE
+from ropeguard.evals.tasks import task_names
+from ropeguard.files import RunLock, results_on_interrupt, run_folder, write_atomic
 from ropeguard.lengths import parse_token_count
+from ropeguard.redaction import redact_model
 from ropeguard.reports.compare import compare_runs
 from ropeguard.reports.html import PLAN_FILE, write_report
 from ropeguard.serve import LaunchSpec, build_launch, free_port, spec_from_plan, start_server
@@ -40,6 +44,7 @@ from ropeguard.serve import LaunchSpec, build_launch, free_port, spec_from_plan,
 if TYPE_CHECKING:
     from ropeguard.evals.results import Run
     from ropeguard.plan import ContextPlan
+    from ropeguard.serve import Server
 
 SCHEMA_VERSION = 1
 CERTIFICATE_FILE = "certificate.json"
@@ -161,8 +166,14 @@ def _say(echo: TextIO | None, text: str) -> None:
         print(text, file=echo, flush=True)
 
 
-def _eval(
-    base_url: str,
+# Placeholder URL of the eval configs built before any server exists (replaced once one is up).
+_NO_SERVER_YET = "http://127.0.0.1:1/v1"
+
+# EvalConfig field -> the certify option a user gave it through (for one-line errors).
+_OPTION_OF_FIELD = {"lengths": "--lengths", "depths": "--depths", "trials": "--trials", "gates": "--gate"}
+
+
+def _eval_config(
     model: str,
     lengths: list[int],
     out_dir: Path,
@@ -174,23 +185,57 @@ def _eval(
     gates: dict[int, float] | None,
     progress: bool,
     no_think: bool,
-) -> Run:
-    config = EvalConfig(
-        base_urls=[base_url],
-        model=model,
-        lengths=lengths,
-        depths=depths,
-        trials=trials,
-        seed=seed,
-        task=task,
-        out_dir=out_dir,
-        adaptive=gates is not None,
-        gates=gates,
-        alpha=ALPHA,
-        progress=progress,
-        no_think=no_think,
-    )
-    return run(config)
+) -> EvalConfig:
+    """The eval a server will get, validated now: a bad option found after vLLM started would cost
+    its whole start-up (a minute and more) and end in a traceback."""
+    if task not in task_names():
+        raise UsageError(f"--task {task!r} is not a task", hint=f"choose one of: {', '.join(task_names())}")
+    try:
+        return EvalConfig(
+            base_urls=[_NO_SERVER_YET],
+            model=model,
+            lengths=lengths,
+            depths=depths,
+            trials=trials,
+            seed=seed,
+            task=task,
+            out_dir=out_dir,
+            adaptive=gates is not None,
+            gates=gates,
+            alpha=ALPHA,
+            progress=progress,
+            no_think=no_think,
+        )
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else ""
+        option = _OPTION_OF_FIELD.get(field, "--" + field.replace("_", "-") if field else "options")
+        raise UsageError(f"{option}: {first['msg']}") from None
+
+
+def _check_fresh(run_dir: Path) -> None:
+    """certify writes new runs: refuse a folder that already holds one before anything starts."""
+    trials = run_dir / TRIALS_FILE
+    if trials.exists() and (trials.is_dir() or trials.stat().st_size > 0):
+        raise UsageError(
+            f"{run_dir} already holds an eval run",
+            hint="certify writes a new run: pass another --out (or remove the old one)",
+        )
+    if run_dir.exists() and not run_dir.is_dir():
+        raise UsageError(f"{run_dir} is a file, not a folder", hint="pass another --out")
+
+
+def _positive(value: float | None, option: str) -> None:
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise UsageError(f"{option} {value!r}: give a positive number")
+
+
+def _served(config: EvalConfig, server: Server, model: str) -> EvalConfig:
+    """The validated config pointed at a running server (with the key it was started with)."""
+    update: dict[str, Any] = {"base_urls": [server.base_url], "model": server.served_model or model}
+    if server.api_key:
+        update["api_key"] = SecretStr(server.api_key)
+    return config.model_copy(update=update)
 
 
 def certify(
@@ -239,36 +284,30 @@ def certify(
     if max(grid) > plan.target_context:
         raise UsageError(f"a --gate length ({max(grid)}) is beyond the target {plan.target_context}")
     run_depths = list(depths or DEFAULT_DEPTHS)
+    _positive(ready_timeout, "--ready-timeout")
+    _positive(cpu_kv_cache_gib, "--cpu-kv-cache-gib")
 
+    # Everything is checked before the first process starts: both evals, both launches, the folders.
     scaled_dir = out / "scaled"
+    baseline_dir = out / "baseline"
+    options: dict[str, Any] = {
+        "depths": run_depths,
+        "trials": trials,
+        "seed": seed,
+        "task": task,
+        "progress": progress,
+        "no_think": no_think,
+    }
+    scaled_config = _eval_config(model, grid, scaled_dir, gates=sampling_gates, **options)
     spec = spec_from_plan(
         plan, port=free_port(), cpu_kv_cache_gib=cpu_kv_cache_gib, extra_args=list(engine_args or [])
     )
     command = build_launch(spec).shell()
-    _say(echo, f"certify: serving {model} as planned (x{plan.factor:g}, max length {plan.target_context})")
-    with start_server(spec, scaled_dir, ready_timeout=ready_timeout, echo=echo) as server:
-        (scaled_dir / PLAN_FILE).write_text(plan.model_dump_json(indent=2))
-        _say(echo, f"certify: recall grid {grid} against {server.base_url}")
-        scaled = _eval(
-            server.base_url,
-            server.served_model or model,
-            grid,
-            scaled_dir,
-            depths=run_depths,
-            trials=trials,
-            seed=seed,
-            task=task,
-            gates=sampling_gates,
-            progress=progress,
-            no_think=no_think,
-        )
-    results = _recall_gates(scaled, chosen_gates)
-    warnings = list(plan.warnings)
-
-    baseline_run: Run | None = None
     short = [length for length in grid if length <= plan.native_context]
-    if baseline and plan.factor > 1.0 and short:
-        baseline_dir = out / "baseline"
+    with_baseline = baseline and plan.factor > 1.0 and bool(short)
+    base_spec: LaunchSpec | None = None
+    baseline_config: EvalConfig | None = None
+    if with_baseline:
         base_len = min(plan.native_context, plan.max_position_embeddings)
         base_spec = LaunchSpec(
             model=plan.model,
@@ -278,57 +317,66 @@ def certify(
             extra_args=list(engine_args or []),
             memory=spec.memory,
         )
-        _say(echo, f"certify: baseline without scaling at the native window ({base_len}), lengths {short}")
-        with start_server(base_spec, baseline_dir, ready_timeout=ready_timeout, echo=echo) as server:
-            baseline_run = _eval(
-                server.base_url,
-                server.served_model or model,
-                short,
-                baseline_dir,
-                depths=run_depths,
-                trials=trials,
-                seed=seed,
-                task=task,
-                gates=None,
-                progress=progress,
-                no_think=no_think,
-            )
-        results.append(_baseline_gate(baseline_run, scaled))
-    elif baseline and plan.factor <= 1.0:
-        warnings.append("no scaling planned (target within the native window): no baseline to compare")
-    elif baseline:
-        warnings.append("no grid length fits the native window: the short-input cost was not measured")
+        build_launch(base_spec)
+        baseline_config = _eval_config(model, short, baseline_dir, gates=None, **options)
+    for folder in (scaled_dir, baseline_dir):
+        _check_fresh(folder)
 
-    # The scaled run's report also pairs it with the baseline (McNemar, both curves, short-input cost).
-    report = write_report(
-        scaled_dir,
-        baseline=out / "baseline" if baseline_run is not None else None,
-        within=plan.native_context,
-    )
-    passed = all(result.verdict == "pass" for result in results)
-    certificate = Certificate(
-        model=plan.model,
-        target_context=plan.target_context,
-        native_context=plan.native_context,
-        factor=plan.factor,
-        hf_overrides=plan.hf_overrides,
-        command=command,
-        passed=passed,
-        gates=results,
-        lengths=grid,
-        recall={length: stats.accuracy for length, stats in scaled.summary.lengths.items()},
-        baseline_recall=(
-            {length: stats.accuracy for length, stats in baseline_run.summary.lengths.items()}
-            if baseline_run is not None
-            else None
-        ),
-        out_dir=str(out),
-        report_html=str(report.html),
-        warnings=warnings,
-        wall_seconds=round(time.monotonic() - started, 1),
-    )
-    out.mkdir(parents=True, exist_ok=True)
-    (out / CERTIFICATE_FILE).write_text(certificate.model_dump_json(indent=2))
+    with RunLock(out), results_on_interrupt(out):
+        _say(
+            echo, f"certify: serving {model} as planned (x{plan.factor:g}, max length {plan.target_context})"
+        )
+        with start_server(spec, scaled_dir, ready_timeout=ready_timeout, echo=echo) as server:
+            write_atomic(scaled_dir / PLAN_FILE, plan.model_dump_json(indent=2))
+            _say(echo, f"certify: recall grid {grid} against {server.base_url}")
+            scaled = eval_on_server(server, _served(scaled_config, server, model))
+        results = _recall_gates(scaled, chosen_gates)
+        warnings = list(plan.warnings)
+
+        baseline_run: Run | None = None
+        if base_spec is not None and baseline_config is not None:
+            _say(
+                echo,
+                f"certify: baseline without scaling at the native window ({base_spec.max_model_len}), "
+                f"lengths {short}",
+            )
+            with start_server(base_spec, baseline_dir, ready_timeout=ready_timeout, echo=echo) as server:
+                baseline_run = eval_on_server(server, _served(baseline_config, server, model))
+            results.append(_baseline_gate(baseline_run, scaled))
+        elif baseline and plan.factor <= 1.0:
+            warnings.append("no scaling planned (target within the native window): no baseline to compare")
+        elif baseline:
+            warnings.append("no grid length fits the native window: the short-input cost was not measured")
+
+        # The scaled run's report also pairs it with the baseline (McNemar, both curves, short-input cost).
+        report = write_report(
+            scaled_dir,
+            baseline=baseline_dir if baseline_run is not None else None,
+            within=plan.native_context,
+        )
+        passed = all(result.verdict == "pass" for result in results)
+        certificate = Certificate(
+            model=plan.model,
+            target_context=plan.target_context,
+            native_context=plan.native_context,
+            factor=plan.factor,
+            hf_overrides=plan.hf_overrides,
+            command=command,
+            passed=passed,
+            gates=results,
+            lengths=grid,
+            recall={length: stats.accuracy for length, stats in scaled.summary.lengths.items()},
+            baseline_recall=(
+                {length: stats.accuracy for length, stats in baseline_run.summary.lengths.items()}
+                if baseline_run is not None
+                else None
+            ),
+            out_dir=str(out),
+            report_html=str(report.html),
+            warnings=warnings,
+            wall_seconds=round(time.monotonic() - started, 1),
+        )
+        write_atomic(out / CERTIFICATE_FILE, redact_model(certificate).model_dump_json(indent=2))
     return certificate
 
 

@@ -13,9 +13,12 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
+
+from ropeguard.redaction import remember_secret
 
 API_KEY_VARIABLES = ("ROPEGUARD_API_KEY", "OPENAI_API_KEY")
 DEFAULT_TIMEOUT_S = 60.0
@@ -37,22 +40,45 @@ def api_key_from_env(env: Mapping[str, str] | None = None) -> str | None:
     return None
 
 
-def api_key_from_argv(
-    argv: Sequence[str], env: Mapping[str, str], *, variable: str = "VLLM_API_KEY"
-) -> str | None:
-    """The key a vLLM server was started with: `--api-key KEY` / `--api-key=KEY`, else $VLLM_API_KEY."""
-    for index, word in enumerate(argv):
-        if word == "--api-key" and index + 1 < len(argv):
-            return argv[index + 1]
-        if word.startswith("--api-key="):
-            return word.split("=", 1)[1]
-    return env.get(variable) or None
-
-
 def auth_headers(api_key: str | None = None) -> dict[str, str]:
-    """The Authorization header for `api_key`, else for the key in the environment (none: {})."""
+    """The Authorization header for `api_key`, else for the key in the environment (none: {}).
+
+    The key is remembered as a secret, so whatever a server echoes back is redacted of it."""
     key = api_key if api_key is not None else api_key_from_env()
+    if key:
+        remember_secret(key)
     return {"Authorization": f"Bearer {key}"} if key else {}
+
+
+def public_url(url: str) -> str:
+    """The URL as it may be stored or printed: no user:password@, no query string, no fragment."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path.rstrip("/"), "", ""))
+
+
+# Transport errors that mean nothing answers at the other end (as opposed to a slow answer).
+_GONE: tuple[tuple[type[httpx.TransportError], str], ...] = (
+    (httpx.ConnectError, "connection refused"),
+    (httpx.ReadError, "connection reset"),
+    (httpx.WriteError, "connection reset"),
+    (httpx.RemoteProtocolError, "connection closed mid-answer"),
+)
+
+
+def connection_lost(error: httpx.HTTPError) -> str | None:
+    """'connection refused' / 'connection reset' / ... when `error` says the server is not there."""
+    for kind, words in _GONE:
+        if isinstance(error, kind):
+            return words
+    return None
+
+
+def stopped_answering(url: str, how: str) -> str:
+    """The one line that says a server died, naming it (credentials and query dropped)."""
+    return f"the server at {public_url(server_root(url))} stopped answering ({how})"
 
 
 def client(

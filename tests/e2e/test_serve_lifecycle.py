@@ -70,6 +70,7 @@ def _wait_for_line(stream: object, needle: str, timeout: float) -> str:
 def test_cli_serves_as_planned_and_sigterm_leaves_no_process(tiny_model_dir: Path, tmp_path: Path) -> None:
     port = free_port()
     run_dir = tmp_path / "run"
+    key = "rg-serve-key-3b7e91"  # vLLM then guards /v1: readiness only passes if ropeguard sends it
     cli = _cli(
         "serve",
         str(tiny_model_dir),
@@ -82,18 +83,23 @@ def test_cli_serves_as_planned_and_sigterm_leaves_no_process(tiny_model_dir: Pat
         "--run-dir",
         str(run_dir),
         "--",
+        "--api-key",
+        key,
         "--enforce-eager",
     )
     try:
         line = _wait_for_line(cli.stderr, "serving ", timeout=840)
         assert f"http://127.0.0.1:{port}/v1" in line
         assert "verified against the plan" in line
-        models = httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=10).json()
+        url = f"http://127.0.0.1:{port}/v1/models"
+        assert httpx.get(url, timeout=10).status_code == 401
+        models = httpx.get(url, headers={"Authorization": f"Bearer {key}"}, timeout=10).json()
         assert models["data"][0]["max_model_len"] == 8192
         log = (run_dir / "server.log").read_text()
         first = log.splitlines()[0]  # the line that reproduces the launch
         assert '"original_max_position_embeddings": 2048' in first
-        assert first.endswith("--enforce-eager")  # extra engine args after `--` are appended
+        assert first.endswith("--api-key '***' --enforce-eager")  # extra args appended, key hidden
+        assert key not in first
         pgid = int((run_dir / "server.pid").read_text())
         assert len(group_members(pgid)) >= 2  # the API server and its engine core
         cli.send_signal(signal.SIGTERM)

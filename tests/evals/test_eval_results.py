@@ -14,6 +14,7 @@ from ropeguard.evals.results import (
     TrialLog,
     TrialRecord,
     read_trials,
+    scan_trials,
     write_run_info,
     write_summary,
 )
@@ -107,3 +108,71 @@ def test_a_retried_error_supersedes_the_earlier_record(tmp_path: Path) -> None:
     log.close()
     trials = read_trials(tmp_path / TRIALS_FILE)
     assert [(t.index, t.status) for t in trials] == [(0, "ok"), (1, "ok")]
+
+
+def test_a_bad_line_in_the_middle_is_skipped_by_number_and_never_cut(tmp_path: Path) -> None:
+    path = tmp_path / TRIALS_FILE
+    good = [_record(i).model_dump_json() for i in range(4)]
+    newer = json.dumps({**json.loads(good[1]), "schema_version": 2, "new_field": 1})
+    path.write_text("\n".join([good[0], newer, good[2], "", "not json", good[3]]) + "\n")
+    read = scan_trials(path)
+    assert [t.index for t in read.records] == [0, 2, 3]
+    assert read.skipped_lines == [2, 5] and read.torn_offset is None
+    log = TrialLog(path)
+    assert [t.index for t in log.open()] == [0, 2, 3] and log.skipped_lines == [2, 5]
+    log.append(_record(1))
+    log.close()
+    lines = path.read_text().splitlines()
+    assert lines[:6] == [good[0], newer, good[2], "", "not json", good[3]]  # all kept on disk
+    assert [t.index for t in read_trials(path)] == [0, 2, 3, 1]
+
+
+def test_only_an_unterminated_last_line_is_a_torn_write(tmp_path: Path) -> None:
+    path = tmp_path / TRIALS_FILE
+    good = [_record(i).model_dump_json() for i in range(3)]
+    # A whole record whose newline did not make it is kept, and its line finished on open.
+    path.write_text(good[0] + "\n" + good[1])
+    log = TrialLog(path)
+    assert [t.index for t in log.open()] == [0, 1]
+    log.close()
+    assert path.read_text() == good[0] + "\n" + good[1] + "\n"
+    # A record cut mid-write is dropped and cut away; a bad line before it stays.
+    path.write_text(good[0] + "\nbroken\n" + good[2][:30])
+    read = scan_trials(path)
+    assert [t.index for t in read.records] == [0] and read.skipped_lines == [2]
+    log = TrialLog(path)
+    log.open()
+    log.close()
+    assert path.read_text() == good[0] + "\nbroken\n"
+
+
+@pytest.mark.parametrize(
+    ("name", "damage", "message"),
+    [
+        ("summary.json", '{"lengths": 5}', "does not hold a valid summary"),
+        ("summary.json", None, "is not a file"),
+        ("run.json", None, "is not a file"),
+        ("trials.jsonl", None, "is a folder"),
+    ],
+)
+def test_damaged_run_files_are_one_line_errors(
+    tmp_path: Path, name: str, damage: str | None, message: str
+) -> None:
+    write_run_info(tmp_path, _info())
+    path = tmp_path / name
+    if path.exists():
+        path.unlink()
+    if damage is None:
+        path.mkdir()
+    else:
+        path.write_text(damage)
+    with pytest.raises(UsageError, match=message):
+        load_run(tmp_path)
+
+
+def test_a_folder_that_cannot_be_created_is_a_usage_error(tmp_path: Path) -> None:
+    from ropeguard.files import RunLock
+
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(UsageError, match=r"cannot write to .*file/run: Not a directory"):
+        RunLock(tmp_path / "file" / "run").acquire()

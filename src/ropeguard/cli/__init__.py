@@ -2,19 +2,23 @@
 
 `main()` imports the command modules (each registers itself on `app`), runs the app and turns
 ropeguard's own errors into `error: ...` / `hint: ...` on stderr with the error's exit code (2 for
-usage and input errors, 1 for refused plans and failed gates); Ctrl-C exits 130. No traceback reaches
-a user for anything ropeguard raises on purpose.
+usage and input errors, 1 for refused plans and failed gates); Ctrl-C exits 130, saying where the
+results so far are when a run was writing some. No traceback reaches a user for anything ropeguard
+raises on purpose, and known secrets never reach stderr (ropeguard.redaction).
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import sys
+from collections.abc import Iterator
 
 import typer
 
 from ropeguard.cli.app import app
-from ropeguard.errors import RopeguardError
+from ropeguard.errors import Interrupted, RopeguardError
+from ropeguard.redaction import redact_text
 
 # One module per command; importing a module registers its command(s) on `app`.
 _COMMAND_MODULES: tuple[str, ...] = (
@@ -38,9 +42,29 @@ def _load_commands() -> None:
 
 
 def print_error(error: RopeguardError) -> None:
-    typer.echo(f"error: {error.message}", err=True)
+    # Messages may quote a server's answer or log: the one redaction of known secrets applies.
+    typer.echo(f"error: {redact_text(error.message)}", err=True)
     if error.hint:
-        typer.echo(f"hint: {error.hint}", err=True)
+        typer.echo(f"hint: {redact_text(error.hint)}", err=True)
+
+
+@contextlib.contextmanager
+def interrupt_says_where() -> Iterator[None]:
+    """Around a long-running command: Ctrl-C prints where the results so far are and exits 130.
+
+    Needed inside the command because typer turns a KeyboardInterrupt escaping a command into a
+    silent exit 130, before `main` could see which folder the run was writing."""
+    try:
+        yield
+    except Interrupted as interrupted:
+        typer.echo(str(interrupted), err=True)
+        raise typer.Exit(130) from None
+
+
+def print_warning(text: str | None) -> None:
+    """`warning: ...` on stderr (nothing for None), so that --json output stays one document."""
+    if text:
+        typer.echo(f"warning: {redact_text(text)}", err=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,6 +75,9 @@ def main(argv: list[str] | None = None) -> int:
     except RopeguardError as error:
         print_error(error)
         return error.exit_code
+    except Interrupted as interrupted:
+        typer.echo(str(interrupted), err=True)
+        return 130
     except (typer.Abort, KeyboardInterrupt):
         typer.echo("interrupted", err=True)
         return 130

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from ropeguard.cli import interrupt_says_where
 from ropeguard.cli.app import app
 from ropeguard.cli.options import parse_depths, parse_gates
 from ropeguard.cli.serve import (
@@ -68,24 +69,25 @@ def certify_command(
         native, engine_version, gpu, gpu_memory, num_gpus, kv_cache_dtype, quantization, force, offline
     )
     plan = options.plan(model, target)
-    certificate = certify(
-        model,
-        plan.target_context,
-        plan=plan,
-        gates=parse_gates(gate) or None,
-        baseline=not no_baseline,
-        out_dir=out,
-        lengths=parse_token_counts(lengths) if lengths else None,
-        depths=parse_depths(depths) if depths else None,
-        trials=trials,
-        seed=seed,
-        task=task,
-        no_think=no_think,
-        cpu_kv_cache_gib=cpu_kv_cache_gib,
-        engine_args=list(ctx.args),
-        ready_timeout=ready_timeout,
-        progress=not json_output,
-    )
+    with interrupt_says_where():
+        certificate = certify(
+            model,
+            plan.target_context,
+            plan=plan,
+            gates=parse_gates(gate) or None,
+            baseline=not no_baseline,
+            out_dir=out,
+            lengths=parse_token_counts(lengths) if lengths else None,
+            depths=parse_depths(depths) if depths else None,
+            trials=trials,
+            seed=seed,
+            task=task,
+            no_think=no_think,
+            cpu_kv_cache_gib=cpu_kv_cache_gib,
+            engine_args=list(ctx.args),
+            ready_timeout=ready_timeout,
+            progress=not json_output,
+        )
     if json_output:
         typer.echo(json.dumps(certificate.model_dump(mode="json"), indent=2))
     else:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from ropeguard.cli import print_warning
 from ropeguard.cli.app import app
 
 
@@ -24,6 +25,9 @@ def compare_command(
     from ropeguard.evals.loader import load_run
     from ropeguard.reports.compare import compare_runs, render_comparison_text
 
-    result = compare_runs(load_run(run_a), load_run(run_b), alpha=alpha)
+    runs = load_run(run_a), load_run(run_b)
+    for loaded in runs:
+        print_warning(loaded.skipped_warning)
+    result = compare_runs(*runs, alpha=alpha)
     typer.echo(result.model_dump_json(indent=2) if as_json else render_comparison_text(result))
     return 1 if fail_on_worse and result.overall.verdict == "worse" else 0

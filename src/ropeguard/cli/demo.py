@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from ropeguard.cli import interrupt_says_where
 from ropeguard.cli.app import app
 from ropeguard.errors import UsageError
 
@@ -29,7 +30,8 @@ def demo_command(
         return
     if backend not in ("auto", "vllm", "transformers"):
         raise UsageError(f"--backend {backend!r}: choose auto, vllm or transformers")
-    result = run_demo(out, backend=backend)  # type: ignore[arg-type]
+    with interrupt_says_where():
+        result = run_demo(out, backend=backend)  # type: ignore[arg-type]
     if json_output:
         typer.echo(json.dumps(result.model_dump(mode="json"), indent=2))
         return

@@ -1,4 +1,9 @@
-"""`ropeguard eval`: a recall grid against an endpoint (or an in-process model)."""
+"""`ropeguard eval`: a recall grid against an endpoint (or an in-process model).
+
+Exit codes: 0 every grid trial has a result and none ended in `error`; 1 a gate failed, or trials
+ended in `error`, or the grid is incomplete (`--allow-errors` makes the last two 0); 2 bad input, an
+unreachable server, or a server that stopped answering; 130 Ctrl-C. Results so far are kept in --out.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from pathlib import Path
 
 import typer
 
+from ropeguard.cli import interrupt_says_where, print_warning
 from ropeguard.cli.app import app
 from ropeguard.cli.options import parse_depths, parse_gates, parse_hf_overrides
 from ropeguard.errors import UsageError
@@ -76,8 +82,19 @@ def eval_command(
         None, "--thinking-budget", help="Extra max_tokens for reasoning before the answer."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON document."),
+    allow_errors: bool = typer.Option(
+        False,
+        "--allow-errors",
+        help="Exit 0 even when trials ended in `error` or the grid is incomplete (gates still count).",
+    ),
 ) -> int:
-    """Measure recall over a length x depth grid, with intervals and the effective context."""
+    """Measure recall over a length x depth grid, with intervals and the effective context.
+
+    Exit 0: every grid trial has a result, none an `error`. Exit 1: a --gate failed, or trials ended
+    in `error` (no answer after the retries) or the grid is incomplete, unless --allow-errors. Exit 2:
+    bad input, or the server is unreachable or stopped answering. Exit 130: Ctrl-C. Finished trials
+    stay in --out either way; --resume continues.
+    """
     from pydantic import ValidationError
 
     # Lazy: the CLI imports every command module at start; this command's library loads when it runs.
@@ -133,8 +150,10 @@ def eval_command(
 
     if task not in task_names():
         raise UsageError(f"--task {task!r} is not a task", hint=f"choose one of: {', '.join(task_names())}")
-    result = run(config)
+    with interrupt_says_where():
+        result = run(config)
     summary = result.summary
+    print_warning(result.skipped_warning)
     if as_json:
         typer.echo(json.dumps(summary.to_json()))
     else:
@@ -149,10 +168,17 @@ def eval_command(
             f"{summary.trials} trials, {summary.prompt_tokens_sent:,} prompt tokens, "
             f"{summary.wall_seconds:.1f} s; results in {result.directory}"
         )
-    if summary.gates and any(
+    gate_failed = bool(summary.gates) and any(
         v.verdict == "fail" or (v.verdict == "undecided" and (v.n == 0 or v.correct / v.n < v.gate))
-        for v in summary.gates
+        for v in summary.gates or []
         if config.gates and v.length in config.gates
-    ):
+    )
+    problem = result.incompleteness()
+    if problem is not None:
+        print_warning(
+            f"{problem}; the run in {result.directory} is not complete"
+            + (" (--allow-errors: exit 0 anyway)" if allow_errors else " (exit 1; --resume retries them)")
+        )
+    if gate_failed or (problem is not None and not allow_errors):
         return 1
     return 0

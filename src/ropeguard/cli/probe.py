@@ -7,9 +7,10 @@ from typing import Literal, cast
 
 import typer
 
+from ropeguard.cli import interrupt_says_where
 from ropeguard.cli.app import app
 from ropeguard.cli.options import native_tokens, parse_hf_overrides
-from ropeguard.errors import UsageError
+from ropeguard.errors import Interrupted, UsageError
 from ropeguard.lengths import parse_token_count, parse_token_counts
 
 
@@ -84,23 +85,31 @@ def probe_command(
         raise UsageError("--device applies to --backend transformers only (a server has its own)")
     if document is not None and not document.is_file():
         raise UsageError(f"--document {document}: no such file")
-    result = probe(
-        parse_token_counts(lengths, what="--lengths"),
-        base_url=base_url,
-        model=model,
-        backend=cast(Literal["openai", "transformers"], backend),
-        hf_overrides=parse_hf_overrides(hf_overrides),
-        document=document,
-        haystack=haystack,
-        seed=seed,
-        bucket=bucket,
-        baseline_region=_parse_region(baseline) if baseline is not None else None,
-        native=native_tokens(native),
-        threshold=threshold,
-        method=cast(Literal["auto", "prompt_logprobs", "echo"], method),
-        out=out,
-        device=device,
-    )
+    # probe.json is written once, at the end: a Ctrl-C before that keeps nothing, and says so.
+    unfinished = f"probe writes {out / 'probe.json'} only when it finishes" if out else "no --out"
+    # No run-folder lock: probe.json is one atomic write, and sharing a folder with an eval of the
+    # same server (one report for both) is a normal use.
+    with interrupt_says_where():
+        try:
+            result = probe(
+                parse_token_counts(lengths, what="--lengths"),
+                base_url=base_url,
+                model=model,
+                backend=cast(Literal["openai", "transformers"], backend),
+                hf_overrides=parse_hf_overrides(hf_overrides),
+                document=document,
+                haystack=haystack,
+                seed=seed,
+                bucket=bucket,
+                baseline_region=_parse_region(baseline) if baseline is not None else None,
+                native=native_tokens(native),
+                threshold=threshold,
+                method=cast(Literal["auto", "prompt_logprobs", "echo"], method),
+                out=out,
+                device=device,
+            )
+        except KeyboardInterrupt:
+            raise Interrupted(None, f"nothing was written ({unfinished})") from None
     if as_json:
         typer.echo(result.model_dump_json(indent=2))
         return

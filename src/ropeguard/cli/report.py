@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from ropeguard.cli import print_warning
 from ropeguard.cli.app import app
 from ropeguard.lengths import parse_token_count
 
@@ -32,6 +33,8 @@ def report_command(
 
     window = parse_token_count(within, what="--within") if within is not None else None
     files = write_report(run_dir, html=html, png=png, baseline=baseline, within=window)
+    for warning in files.warnings:
+        print_warning(warning)
     typer.echo(f"wrote {files.html}")
     if files.png is not None:
         typer.echo(f"wrote {files.png}")

@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from ropeguard.cli import interrupt_says_where
 from ropeguard.cli.app import app
 from ropeguard.cli.options import NATIVE_OPTION, OFFLINE_OPTION
-from ropeguard.errors import UsageError
+from ropeguard.errors import Interrupted, UsageError
 from ropeguard.files import run_folder
 
 if TYPE_CHECKING:
@@ -168,12 +169,17 @@ def serve_command(
         return
     folder = run_dir or default_run_dir("serve")
     signal.signal(signal.SIGTERM, _raise_interrupt)
-    server: Server = start_server(spec, folder, ready_timeout=ready_timeout, echo=sys.stderr)
-    with server:
-        typer.echo(
-            f"serving {server.served_model} at {server.base_url} "
-            f"(max_model_len {server.served_max_model_len}, verified against the plan; "
-            f"log: {server.log_path}); Ctrl-C stops it",
-            err=True,
-        )
-        run_until_stopped(server)
+    with interrupt_says_where():
+        try:
+            server: Server = start_server(spec, folder, ready_timeout=ready_timeout, echo=sys.stderr)
+            with server:
+                typer.echo(
+                    f"serving {server.served_model} at {server.base_url} "
+                    f"(max_model_len {server.served_max_model_len}, verified against the plan; "
+                    f"log: {server.log_path}); Ctrl-C stops it",
+                    err=True,
+                )
+                run_until_stopped(server)
+        except KeyboardInterrupt:
+            log = folder / "server.log"
+            raise Interrupted(folder, f"the server was stopped; its log is {log}") from None

@@ -20,13 +20,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TextIO
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from ropeguard.api import plan_model
+from ropeguard.api import eval_on_server, plan_model
 from ropeguard.demo import MODEL_ID, NATIVE_CONTEXT, model_dir
 from ropeguard.errors import MissingDependencyError, UsageError
 from ropeguard.evals import EvalConfig, load_run, run
-from ropeguard.files import run_folder
+from ropeguard.files import RunLock, results_on_interrupt, run_folder, write_atomic
+from ropeguard.redaction import redact_model
 from ropeguard.reports.html import PLAN_FILE, write_report
 from ropeguard.reports.terminal import render_grid_table
 from ropeguard.serve import LaunchSpec, Runtime, Server, free_port, spec_from_plan
@@ -44,6 +45,8 @@ TRIALS = 2
 SEED = 0
 
 Backend = Literal["auto", "vllm", "transformers"]
+RUN_FOLDERS = ("unscaled", "planned")
+_NO_SERVER_YET = "http://127.0.0.1:1/v1"  # replaced by each server's URL once it is up
 
 
 class DemoSide(BaseModel):
@@ -146,6 +149,8 @@ def _run_vllm(
         Server(unscaled_spec, out / "unscaled", echo=echo),
         Server(planned_spec, out / "planned", echo=echo),
     ]
+    # Validated before the servers start (a bad one found after would cost their whole start-up).
+    configs = [_eval_config(server.run_dir, base_urls=[_NO_SERVER_YET]) for server in servers]
     try:
         for server in servers:
             server.start()
@@ -153,12 +158,25 @@ def _run_vllm(
             server.wait_ready()
             server.verify()
         _say(echo, "both servers are up; running the same recall grid against each")
-        configs = [
-            _eval_config(server.run_dir, base_urls=[server.base_url], model=server.served_model)
-            for server in servers
+        served = [
+            config.model_copy(
+                update={
+                    "base_urls": [server.base_url],
+                    "model": server.served_model,
+                    "api_key": SecretStr(server.api_key) if server.api_key else None,
+                }
+            )
+            for config, server in zip(configs, servers, strict=True)
         ]
         with ThreadPoolExecutor(max_workers=2) as pool:
-            runs = list(pool.map(run, configs))
+            try:
+                runs = list(pool.map(eval_on_server, servers, served))
+            except BaseException:
+                # Ctrl-C reaches this thread only; leaving the pool waits for its evals, which end at
+                # once when their servers are gone (their trials so far are kept).
+                for server in servers:
+                    server.stop()
+                raise
     finally:
         for server in servers:
             server.stop()
@@ -205,8 +223,35 @@ def run_demo(
     chosen = choose_backend(backend)
     model = Path(model) if model is not None else bundled_model()
     out = Path(out_dir) if out_dir is not None else default_out_dir()
-    out.mkdir(parents=True, exist_ok=True)
     plan = plan_model(str(model), SERVED_CONTEXT, native=TRAINED_CONTEXT)
+    _check_out(out)
+    with RunLock(out), results_on_interrupt(out):
+        return _run_demo(model, plan, out, chosen, backend, echo, started)
+
+
+def _check_out(out: Path) -> None:
+    """The demo writes two new runs: refuse, before any server starts, a folder that holds them."""
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is a file, not a folder", hint="pass a folder")
+    for name in RUN_FOLDERS:
+        trials = out / name / "trials.jsonl"
+        if trials.exists():
+            raise UsageError(
+                f"{out} already holds a demo run ({trials} exists)",
+                hint="pass another --out (or remove the old one)",
+            )
+
+
+def _run_demo(
+    model: Path,
+    plan: ContextPlan,
+    out: Path,
+    chosen: Literal["vllm", "transformers"],
+    backend: Backend,
+    echo: TextIO | None,
+    started: float,
+) -> DemoResult:
+
     if chosen == "transformers":
         note = (
             "transformers, in process (vLLM is not installed)"
@@ -222,7 +267,7 @@ def run_demo(
         name = MODEL_ID if model == bundled_model() else None
         unscaled, planned, first, second = _run_vllm(model, plan, out, echo, name)
         commands = (first, second)
-    (out / "planned" / PLAN_FILE).write_text(plan.model_dump_json(indent=2))
+    write_atomic(out / "planned" / PLAN_FILE, plan.model_dump_json(indent=2))
     # The planned run's report pairs its trials with the unscaled run's (same seeded grid).
     reports = [
         write_report(out / "unscaled"),
@@ -256,7 +301,7 @@ def run_demo(
         out_dir=str(out),
         wall_seconds=round(time.monotonic() - started, 1),
     )
-    (out / "demo.json").write_text(result.model_dump_json(indent=2))
+    write_atomic(out / "demo.json", redact_model(result).model_dump_json(indent=2))
     return result
 
 

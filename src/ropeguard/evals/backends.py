@@ -19,7 +19,6 @@ from ropeguard.evals.endpoint import (
     ServerFacts,
     check_lengths,
     preflight,
-    public_url,
     read_metrics,
     send,
     without_userinfo,
@@ -29,7 +28,7 @@ from ropeguard.evals.prompts import Prepared
 from ropeguard.evals.results import PrefixCacheStats, ServerInfo
 from ropeguard.evals.session import DEFAULT_CONCURRENCY, Backend
 from ropeguard.evals.tokenization import LocalTokenizer, ServerTokenizer, Tokenizer, probe_server_tokenizer
-from ropeguard.http_client import async_client, auth_headers
+from ropeguard.http_client import async_client, auth_headers, public_url
 
 
 class OpenAIResponder:
@@ -95,7 +94,7 @@ def _auto_concurrency(facts: list[ServerFacts], longest: int) -> int:
 
 
 def openai_backend(config: EvalConfig) -> Backend:
-    headers = auth_headers()
+    headers = auth_headers(config.api_key.get_secret_value() if config.api_key else None)
     # httpx turns user:password@ in a URL into Basic auth, which would replace the key's header.
     urls = [without_userinfo(url) for url in config.base_urls] if headers else list(config.base_urls)
     facts = [preflight(url, config.model, headers=headers) for url in urls]

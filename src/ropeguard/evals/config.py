@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 DEFAULT_DEPTHS: tuple[float, ...] = tuple(round(i / 10, 1) for i in range(11))
 
@@ -21,6 +21,11 @@ class EvalConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     base_urls: list[str] = Field(default_factory=list)
+    api_key: SecretStr | None = Field(
+        default=None,
+        description="bearer token for the server (default: ROPEGUARD_API_KEY, else OPENAI_API_KEY); "
+        "never stored in the run folder",
+    )
     model: str | None = None
     backend: Literal["openai", "transformers"] = "openai"
     hf_overrides: dict[str, Any] | None = None

@@ -5,9 +5,11 @@ and accept the longest length (`max_model_len` from /v1/models). Each failure is
 or `UsageError` line, exit 2.
 
 Requests retry 429 / 5xx / connection errors / timeouts with exponential backoff and full jitter;
-after the last attempt the trial is `error` (never a recall failure). The API key comes from the
-environment only (ROPEGUARD_API_KEY, else OPENAI_API_KEY) and is sent as a header: it is never part
-of a URL, a config, a record or a log line.
+after the last attempt the trial is `error` (never a recall failure); a request none of whose
+attempts reached the server (refused / reset) says the server is gone instead. The API key comes
+from EvalConfig.api_key (certify passes the key its server was started with) or the environment
+(ROPEGUARD_API_KEY, else OPENAI_API_KEY) and is sent as a header: it is never part of a URL, a
+config, a record or a log line, and any server text is redacted of it before it is kept.
 """
 
 from __future__ import annotations
@@ -24,18 +26,10 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from ropeguard.errors import EndpointError, UsageError
-from ropeguard.http_client import client, server_root
+from ropeguard.http_client import client, connection_lost, public_url, server_root, stopped_answering
+from ropeguard.redaction import redact_text
 
 RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
-
-
-def public_url(url: str) -> str:
-    """The URL as it may be stored or printed: no user:password@, no query string, no fragment."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path.rstrip("/"), "", ""))
 
 
 def without_userinfo(url: str) -> str:
@@ -63,7 +57,7 @@ class ServerFacts:
 
 
 def _describe(error: httpx.HTTPError) -> str:
-    text = str(error).strip()
+    text = redact_text(str(error).strip())
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
@@ -218,6 +212,7 @@ class Reply:
     attempts: int = 0
     error: str | None = None  # set: the request never produced an answer (status `error`)
     refused: str | None = None  # set: the server refused the prompt itself (status `invalid`)
+    unreachable: str | None = None  # set: no attempt reached the server at all (it is gone)
 
 
 @dataclass
@@ -245,7 +240,7 @@ def _context_refusal(response: httpx.Response) -> str | None:
     """A 400 that says the prompt does not fit is a property of the prompt, not a flaky request."""
     if response.status_code != 400:
         return None
-    text = response.text
+    text = redact_text(response.text)
     if re.search(r"context length|max_model_len|maximum context|too long|max_tokens", text, re.I):
         return text[:300]
     return None
@@ -286,15 +281,22 @@ async def send(
     url = base_url.rstrip("/") + ("/chat/completions" if kind == "chat" else "/completions")
     timeout = policy.timeout_for(prompt_tokens)
     last_error = "no attempt made"
+    # The server is gone (not merely slow or failing) when every attempt found nobody listening.
+    lost: str | None = None
+    every_attempt_lost = True
     for attempt in range(1, policy.attempts + 1):
         started = time.perf_counter()
         try:
             response = await client.post(url, json=payload, timeout=timeout)
         except httpx.TimeoutException:
             last_error = f"timed out after {timeout:.0f} s"
+            every_attempt_lost = False
         except httpx.HTTPError as error:
             last_error = _describe(error)
+            lost = connection_lost(error) or lost
+            every_attempt_lost = every_attempt_lost and connection_lost(error) is not None
         else:
+            every_attempt_lost = False
             if response.status_code == 200:
                 try:
                     reply = parse_reply(kind, response.json())
@@ -308,9 +310,11 @@ async def send(
                 refusal = _context_refusal(response)
                 if refusal is not None:
                     return Reply(refused=refusal, attempts=attempt, latency_s=time.perf_counter() - started)
-                last_error = f"HTTP {response.status_code}: {response.text[:200]}"
+                last_error = f"HTTP {response.status_code}: {redact_text(response.text)[:200]}"
                 if response.status_code not in RETRY_STATUS:
                     return Reply(error=last_error, attempts=attempt)
         if attempt < policy.attempts:
             await asyncio.sleep(policy.delay(attempt))
+    if every_attempt_lost and lost is not None:
+        return Reply(unreachable=stopped_answering(base_url, lost), attempts=policy.attempts)
     return Reply(error=f"{last_error} (after {policy.attempts} attempts)", attempts=policy.attempts)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ropeguard.evals.results import TRIALS_FILE, Run, read_run_info, read_summary, read_trials
+from ropeguard.evals.results import TRIALS_FILE, Run, read_run_info, read_summary, scan_trials
 from ropeguard.evals.stats import effective_context_from_verdicts, summarize
 
 
@@ -20,7 +20,8 @@ def load_run(run_dir: Path | str) -> Run:
     """
     directory = Path(run_dir)
     info = read_run_info(directory)
-    trials = read_trials(directory / TRIALS_FILE)
+    read = scan_trials(directory / TRIALS_FILE)
+    trials = read.records
     stored = read_summary(directory)
     summary = summarize(
         trials,
@@ -40,4 +41,6 @@ def load_run(run_dir: Path | str) -> Run:
         )
         if stored.gates is not None:
             summary.effective_context = effective_context_from_verdicts(stored.gates)
-    return Run(directory=directory, info=info, trials=trials, summary=summary)
+    return Run(
+        directory=directory, info=info, trials=trials, summary=summary, skipped_lines=read.skipped_lines
+    )

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
@@ -23,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ropeguard.errors import UsageError
 from ropeguard.files import write_atomic
+from ropeguard.redaction import redact_model
 
 SCHEMA_VERSION = 1
 
@@ -225,35 +227,89 @@ class Run(_Record):
     info: RunInfo
     trials: list[TrialRecord]
     summary: Summary
+    skipped_lines: list[int] = Field(
+        default_factory=list, description="lines of trials.jsonl that did not validate (1-based)"
+    )
+
+    def errors(self) -> int:
+        """Trials whose last record is `error` (no answer after the retries)."""
+        return sum(1 for trial in self.trials if trial.status == "error")
+
+    def unrun(self) -> int:
+        """Grid trials (length x depth x trial index) with no record at all. Adaptive runs sample only
+        what their verdicts need, so nothing is missing there by design."""
+        config = self.info.config
+        if config.adaptive:
+            return 0
+        wanted = {
+            (length, round(depth, 6), index)
+            for length in config.lengths
+            for depth in config.depths
+            for index in range(config.trials)
+        }
+        return len(wanted - {(t.length, round(t.depth, 6), t.index) for t in self.trials})
+
+    def incompleteness(self) -> str | None:
+        """Why this run is not a complete, clean grid (`eval` exits 1 then), or None when it is."""
+        errors, unrun = self.errors(), self.unrun()
+        parts = []
+        if errors:
+            parts.append(f"{errors} trial{'s' if errors != 1 else ''} ended in error")
+        if unrun:
+            parts.append(f"{unrun} grid trial{'s' if unrun != 1 else ''} never ran")
+        return " and ".join(parts) if parts else None
+
+    @property
+    def skipped_warning(self) -> str | None:
+        """The one-line warning about skipped trials.jsonl lines, or None."""
+        where = (self.directory / TRIALS_FILE) if self.directory is not None else Path(TRIALS_FILE)
+        return skipped_warning(where, self.skipped_lines)
 
 
 # ---------------------------------------------------------------------------------------------- I/O
 
 
+@dataclass
+class TrialsRead:
+    """What trials.jsonl held: the records, the lines that did not validate, a torn tail."""
+
+    records: list[TrialRecord] = field(default_factory=list)
+    skipped_lines: list[int] = field(default_factory=list)  # 1-based line numbers, kept on disk
+    torn_offset: int | None = None  # byte offset of an unterminated last line that does not validate
+    unterminated: bool = False  # the last line lacks its newline (valid or torn)
+
+
 class TrialLog:
     """Appends finished trials to trials.jsonl: one write + flush + fsync per trial.
 
-    A kill -9 can at worst leave one torn (unterminated) last line; `read_trials` drops it and
-    `open()` truncates it away before appending, so a resumed run neither loses a finished trial nor
-    writes one twice.
+    A kill -9 can at worst leave one torn (unterminated) last line: `open()` cuts that line away
+    before appending, so a resumed run neither loses a finished trial nor writes one twice. A complete
+    line that does not validate (a hand edit, a disk error, a record of a newer schema) is never cut:
+    it stays on disk and is skipped, by line number, on every read.
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._handle: Any = None
+        self.skipped_lines: list[int] = []
 
     def open(self) -> list[TrialRecord]:
         """Return the trials already on disk (torn tail dropped) and get ready to append."""
-        done, good_bytes = _read_trials_with_offset(self.path)
+        read = scan_trials(self.path)
+        self.skipped_lines = read.skipped_lines
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        if self.path.exists() and self.path.stat().st_size != good_bytes:
+        if read.torn_offset is not None:
             with self.path.open("r+b") as handle:
-                handle.truncate(good_bytes)
+                handle.truncate(read.torn_offset)
         self._handle = self.path.open("ab")
-        return done
+        if read.unterminated and read.torn_offset is None:
+            # A whole record whose newline did not make it: finish the line rather than lose it.
+            self._handle.write(b"\n")
+            self._handle.flush()
+        return read.records
 
     def append(self, record: TrialRecord) -> None:
-        line = record.model_dump_json() + "\n"
+        line = redact_model(record).model_dump_json() + "\n"
         self._handle.write(line.encode())
         self._handle.flush()
         os.fsync(self._handle.fileno())
@@ -264,48 +320,72 @@ class TrialLog:
             self._handle = None
 
 
-def _read_trials_with_offset(path: Path) -> tuple[list[TrialRecord], int]:
-    """Parse complete lines; stop at the first torn or unparsable line and return its byte offset.
+def scan_trials(path: Path) -> TrialsRead:
+    """Parse every line of a trials.jsonl; skip (and number) the lines that do not validate.
 
-    A trial id appears twice only when a resumed run retried an `error`: the later record wins
-    (it keeps the earlier one's place in the order).
+    Only the last line can be a torn write (an append cut short has no newline); any other bad line is
+    reported in `skipped_lines` and the records after it are kept. A trial id appears twice only when
+    a resumed run retried an `error`: the later record wins (it keeps the earlier one's place).
     """
+    read = TrialsRead()
     if not path.exists():
-        return [], 0
+        return read
+    if path.is_dir():
+        raise UsageError(f"{path} is a folder, not a trials file")
     data = path.read_bytes()
     records: dict[str, TrialRecord] = {}
     offset = 0
-    for raw in data.splitlines(keepends=True):
-        if not raw.endswith(b"\n"):
-            break
+    lines = data.splitlines(keepends=True)
+    for number, raw in enumerate(lines, start=1):
+        last = number == len(lines)
+        unterminated = last and not raw.endswith(b"\n")
         try:
             record = TrialRecord.model_validate_json(raw)
         except ValidationError:
-            break
+            if unterminated:
+                read.torn_offset, read.unterminated = offset, True
+            elif raw.strip():
+                read.skipped_lines.append(number)
+            offset += len(raw)
+            continue
+        read.unterminated = unterminated
         offset += len(raw)
         records[record.trial_id] = record
-    return list(records.values()), offset
+    read.records = list(records.values())
+    return read
 
 
 def read_trials(path: Path) -> list[TrialRecord]:
-    """All complete trials in a trials.jsonl (a torn last line from a killed client is ignored)."""
-    return _read_trials_with_offset(path)[0]
+    """All valid trials in a trials.jsonl (see `scan_trials` for the lines it skips)."""
+    return scan_trials(path).records
+
+
+def skipped_warning(path: Path, lines: list[int]) -> str | None:
+    """One line naming the lines of trials.jsonl that were skipped, or None when none were."""
+    if not lines:
+        return None
+    shown = ", ".join(str(n) for n in lines[:10]) + (", ..." if len(lines) > 10 else "")
+    if len(lines) == 1:
+        return f"{path}: skipped 1 line that does not validate (line {shown}); it is kept on disk"
+    return f"{path}: skipped {len(lines)} lines that do not validate (lines {shown}); they are kept on disk"
 
 
 def write_run_info(run_dir: Path, info: RunInfo) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
-    write_atomic(run_dir / RUN_FILE, info.model_dump_json(indent=2) + "\n")
+    write_atomic(run_dir / RUN_FILE, redact_model(info).model_dump_json(indent=2) + "\n")
 
 
 def write_summary(run_dir: Path, summary: Summary) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
-    write_atomic(run_dir / SUMMARY_FILE, json.dumps(summary.to_json(), indent=2) + "\n")
+    write_atomic(run_dir / SUMMARY_FILE, json.dumps(redact_model(summary).to_json(), indent=2) + "\n")
 
 
 def read_run_info(run_dir: Path) -> RunInfo:
     path = run_dir / RUN_FILE
     if not path.exists():
         raise UsageError(f"{run_dir} is not an eval run directory (no {RUN_FILE})")
+    if not path.is_file():
+        raise UsageError(f"{path} is not a file", hint="pass the --out folder of `ropeguard eval`")
     try:
         return RunInfo.model_validate_json(path.read_text())
     except ValidationError as error:
@@ -319,4 +399,13 @@ def read_summary(run_dir: Path) -> Summary | None:
     path = run_dir / SUMMARY_FILE
     if not path.exists():
         return None
-    return Summary.model_validate_json(path.read_text())
+    if not path.is_file():
+        raise UsageError(f"{path} is not a file", hint="remove it: the trials are the source of truth")
+    try:
+        return Summary.model_validate_json(path.read_text())
+    except ValidationError as error:
+        raise UsageError(
+            f"{path} does not hold a valid summary: {error.errors()[0]['msg']}",
+            hint="remove it: report and compare recompute accuracy from trials.jsonl (the wall time "
+            "and gate verdicts it held are lost)",
+        ) from None

@@ -9,6 +9,11 @@ Each finished trial is appended to trials.jsonl with write + flush + fsync befor
 recorded; `resume=True` skips trial ids already there. A killed client loses at most the trials in
 flight, and a torn last line is dropped (results.TrialLog). Errors (no answer after the retries) are
 recorded as `error` and never count as recall failures; a resumed run retries them.
+
+The run folder is locked for the whole run (files.RunLock): a second run on the same folder is
+refused. A server that stops answering altogether (every attempt of a request refused or reset) ends
+the run with `ServerGone` naming the server and the folder; Ctrl-C ends it with `Interrupted`. Either
+way the trials so far and a summary of them are on disk, and `--resume` continues.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from ropeguard.errors import UsageError
+from ropeguard.errors import EndpointError, ServerGone, UsageError
 from ropeguard.evals.adaptive import run_adaptive
 from ropeguard.evals.backends import make_backend as default_backend
 from ropeguard.evals.config import EvalConfig
@@ -44,7 +49,7 @@ from ropeguard.evals.results import (
 )
 from ropeguard.evals.session import Backend, Progress, Session
 from ropeguard.evals.stats import effective_context_from_verdicts, summarize
-from ropeguard.files import run_folder
+from ropeguard.files import RunLock, results_on_interrupt, run_folder
 from ropeguard.version import __version__
 
 
@@ -97,8 +102,19 @@ async def _drive(session: Session, config: EvalConfig) -> list[GateVerdict] | No
 
 
 def run_eval(config: EvalConfig, *, make_backend: Callable[[EvalConfig], Backend] | None = None) -> Run:
-    """Run (or resume) the grid described by `config`; return the run as written to its folder."""
+    """Run (or resume) the grid described by `config`; return the run as written to its folder.
+
+    Raises UsageError (exit 2) when another run holds the folder, ServerGone when the server stops
+    answering, Interrupted on Ctrl-C; the trials finished before are kept in every case.
+    """
     out_dir = config.out_dir or default_out_dir()
+    with RunLock(out_dir), results_on_interrupt(out_dir):
+        return _run_locked(config, out_dir, make_backend)
+
+
+def _run_locked(
+    config: EvalConfig, out_dir: Path, make_backend: Callable[[EvalConfig], Backend] | None
+) -> Run:
     trials_path = out_dir / TRIALS_FILE
     if trials_path.exists() and trials_path.stat().st_size > 0 and not config.resume:
         raise UsageError(
@@ -144,13 +160,25 @@ def run_eval(config: EvalConfig, *, make_backend: Callable[[EvalConfig], Backend
         cache_before = backend.metrics()
         started = time.perf_counter()
         verdicts: list[GateVerdict] | None = None
+        stopped = False
         try:
             verdicts = asyncio.run(_run_async(session, config))
+        except EndpointError as error:
+            stopped = True
+            message = f"{error.message}; the results so far are in {out_dir}"
+            hint = (error.hint + "; " if error.hint else "") + (
+                f"once the server answers again, `ropeguard eval --resume --out {out_dir}` with the "
+                "same options continues the run"
+            )
+            if isinstance(error, ServerGone):
+                raise ServerGone(message, hint=hint, results=out_dir) from None
+            raise type(error)(message, hint=hint) from None
         finally:
             progress.close()
             log.close()
             wall = previous_wall + time.perf_counter() - started
-            cache_after = backend.metrics()
+            # A server that is gone has no metrics to give (and asking it would only wait).
+            cache_after = None if stopped else backend.metrics()
             info = info.model_copy(
                 update={"n_sentences": builder.n_sentences(), "finished_at": datetime.now(timezone.utc)}
             )
@@ -177,7 +205,7 @@ def run_eval(config: EvalConfig, *, make_backend: Callable[[EvalConfig], Backend
             write_summary(out_dir, summary)
     finally:
         backend.close()
-    return Run(directory=out_dir, info=info, trials=trials, summary=summary)
+    return Run(directory=out_dir, info=info, trials=trials, summary=summary, skipped_lines=log.skipped_lines)
 
 
 async def _run_async(session: Session, config: EvalConfig) -> list[GateVerdict] | None:

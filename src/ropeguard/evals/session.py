@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from ropeguard.errors import ServerGone
 from ropeguard.evals.config import EvalConfig
 from ropeguard.evals.endpoint import Reply
 from ropeguard.evals.judging import judge
@@ -147,6 +148,9 @@ class Session:
             reply = await self.responder.answer(prepared, chosen)
         finally:
             self.in_flight[chosen] -= 1
+        if reply.unreachable is not None:
+            # Not a trial outcome: the server is gone. Unrecorded, the trial runs again on resume.
+            raise ServerGone(reply.unreachable)
         record = judge(prepared, reply, self.builder.task, replica=chosen)
         self.log.append(record)
         self.done[record.trial_id] = record

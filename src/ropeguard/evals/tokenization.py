@@ -20,8 +20,9 @@ from typing import Any, Protocol
 
 import httpx
 
-from ropeguard.errors import EndpointError, MissingDependencyError, UsageError
-from ropeguard.http_client import client, server_root
+from ropeguard.errors import EndpointError, MissingDependencyError, ServerGone, UsageError
+from ropeguard.http_client import client, connection_lost, public_url, server_root, stopped_answering
+from ropeguard.redaction import redact_text
 
 Messages = list[dict[str, str]]
 
@@ -41,7 +42,9 @@ class ServerTokenizer:
 
     def __init__(self, base_url: str, model: str, *, headers: dict[str, str], timeout: float = 60.0) -> None:
         self.source = "server"
+        self._base_url = base_url
         self._url = server_root(base_url) + "/tokenize"
+        self._shown = public_url(self._url)  # what messages name: no user:password@
         self._model = model
         self._client = client(headers=headers, timeout=timeout)
 
@@ -49,12 +52,16 @@ class ServerTokenizer:
         try:
             response = self._client.post(self._url, json={"model": self._model, **body})
         except httpx.HTTPError as error:
-            raise EndpointError(f"POST {self._url} failed: {type(error).__name__}") from None
+            how = connection_lost(error)
+            if how is not None:
+                raise ServerGone(stopped_answering(self._base_url, how)) from None
+            raise EndpointError(f"POST {self._shown} failed: {type(error).__name__}") from None
         if response.status_code != 200:
-            raise EndpointError(f"POST {self._url} answered {response.status_code}: {response.text[:200]}")
+            body_text = redact_text(response.text)[:200]
+            raise EndpointError(f"POST {self._shown} answered {response.status_code}: {body_text}")
         count = response.json().get("count")
         if not isinstance(count, int):
-            raise EndpointError(f"POST {self._url} answered without a token count")
+            raise EndpointError(f"POST {self._shown} answered without a token count")
         return count
 
     def count_chat(self, messages: Messages, chat_template_kwargs: dict[str, Any] | None) -> int:

@@ -7,6 +7,7 @@ import os
 from collections import defaultdict
 from pathlib import Path
 
+from ropeguard.files import write_atomic
 from ropeguard.lint.finding import Edit
 
 
@@ -59,6 +60,7 @@ def unified_diff(changed: dict[str, tuple[str, str]]) -> str:
 
 
 def write_fixes(changed: dict[str, tuple[str, str]]) -> list[str]:
+    # Atomic: a write cut short (a full disk, a kill) must not leave a deployment file half written.
     for path, (_, new) in changed.items():
-        Path(path).write_text(new, encoding="utf-8")
+        write_atomic(path, new)
     return list(changed)

@@ -34,6 +34,7 @@ from ropeguard.probe.sources import (
     TransformersLogprobSource,
     open_http_source,
 )
+from ropeguard.redaction import redact_model
 from ropeguard.version import __version__
 
 Method = Literal["auto", "prompt_logprobs", "echo"]
@@ -499,10 +500,8 @@ def probe(
 
 
 def write_probe(run_dir: Path, result: ProbeResult) -> Path:
-    run_dir.mkdir(parents=True, exist_ok=True)
-    path = run_dir / PROBE_FILE
-    write_atomic(path, result.model_dump_json(indent=2) + "\n")
-    return path
+    # Atomic (a reader never sees half a file) and redacted of known secrets (it quotes a server).
+    return write_atomic(run_dir / PROBE_FILE, redact_model(result).model_dump_json(indent=2) + "\n")
 
 
 def read_probe(path: Path) -> ProbeResult:

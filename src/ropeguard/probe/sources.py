@@ -29,6 +29,7 @@ from ropeguard.http_client import server_root
 from ropeguard.models import load_model_spec
 from ropeguard.probe.nll import DEFAULT_CHUNK, TokenScorer
 from ropeguard.probe.results import ProbeMethod
+from ropeguard.redaction import redact_text
 
 
 class LogprobSource(Protocol):
@@ -66,7 +67,7 @@ class HttpLogprobSource:
                 f"cannot reach {url}: {error}", hint="check --base-url and that the server is up"
             ) from error
         if response.status_code >= 400:
-            body = response.text[:500].replace("\n", " ")
+            body = redact_text(response.text)[:500].replace("\n", " ")  # redacted before it is cut
             if response.status_code in (400, 422) and (
                 "prompt_logprobs" in body or "echo" in body or "logprobs" in body
             ):
@@ -77,7 +78,7 @@ class HttpLogprobSource:
         try:
             data = response.json()
         except ValueError as error:
-            raise EndpointError(f"{url} did not answer JSON: {response.text[:200]!r}") from error
+            raise EndpointError(f"{url} did not answer JSON: {redact_text(response.text)[:200]!r}") from error
         if not isinstance(data, dict):
             raise EndpointError(f"{url} answered {type(data).__name__}, expected a JSON object")
         return data

@@ -23,9 +23,11 @@ from typing import Any
 from ropeguard.errors import UsageError
 from ropeguard.evals.loader import load_run
 from ropeguard.evals.results import RUN_FILE, Run
+from ropeguard.files import write_atomic
 from ropeguard.probe.cost import ShortInputCost, compare_short_input_cost
 from ropeguard.probe.results import PROBE_FILE, ProbeResult
 from ropeguard.probe.runner import read_probe
+from ropeguard.redaction import redact_text
 from ropeguard.reports import svg
 from ropeguard.reports.compare import Comparison, compare_runs
 from ropeguard.reports.png import write_heatmap_png
@@ -55,6 +57,7 @@ word-break:break-all}.warn li{color:#8a4b00}.tick{font-size:11px;fill:#333}.axis
 class ReportFiles:
     html: Path
     png: Path | None
+    warnings: tuple[str, ...] = ()  # e.g. trials.jsonl lines skipped; also shown in the report
 
 
 def _e(value: object) -> str:
@@ -399,6 +402,7 @@ def write_report(
     directory = Path(run_dir)
     run, probe, plan = load_report_inputs(directory)
     baseline_probe: ProbeResult | None = None
+    base_run: Run | None = None
     comparison: Comparison | None = None
     cost: ShortInputCost | None = None
     notes: list[str] = []
@@ -419,21 +423,21 @@ def write_report(
                     unscaled_summary=base_run.summary if base_run is not None else None,
                 )
     html_path = html or directory / HTML_FILE
-    html_path.parent.mkdir(parents=True, exist_ok=True)
-    html_path.write_text(
-        render_html(
-            run,
-            probe,
-            plan,
-            baseline_probe=baseline_probe,
-            comparison=comparison,
-            cost=cost,
-            extra_warnings=notes,
-            source=str(directory),
-        ),
-        encoding="utf-8",
+    skipped = [r.skipped_warning for r in (run, base_run) if r is not None and r.skipped_warning]
+    notes.extend(w for w in skipped if w)
+    page = render_html(
+        run,
+        probe,
+        plan,
+        baseline_probe=baseline_probe,
+        comparison=comparison,
+        cost=cost,
+        extra_warnings=notes,
+        source=str(directory),
     )
+    # Answers and reasons came from a server: the one redaction of known secrets applies.
+    write_atomic(html_path, redact_text(page))
     png_path: Path | None = None
     if run is not None:
         png_path = write_heatmap_png(run, png or directory / PNG_FILE)
-    return ReportFiles(html=html_path, png=png_path)
+    return ReportFiles(html=html_path, png=png_path, warnings=tuple(w for w in skipped if w))

@@ -5,9 +5,12 @@ matplotlib is imported inside the function: `import ropeguard.reports` stays lig
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 from ropeguard.evals.results import Run
+from ropeguard.files import write_atomic
+from ropeguard.redaction import redact_text
 from ropeguard.reports.svg import GREEN, RED, YELLOW
 
 
@@ -39,15 +42,16 @@ def write_heatmap_png(run: Run, path: Path) -> Path:
         axes.set_xlabel("depth")
         axes.set_ylabel("length (tokens)")
         # A model name is data, not markup: matplotlib would read "$...$" as mathtext.
-        axes.set_title(f"recall: {run.info.server.model}"[:80], fontsize=9, parse_math=False)
+        axes.set_title(f"recall: {redact_text(run.info.server.model)}"[:80], fontsize=9, parse_math=False)
         for i in range(len(lengths)):
             for j in range(len(depths)):
                 if not np.isnan(grid[i, j]):
                     axes.text(j, i, f"{grid[i, j]:.2f}", ha="center", va="center", fontsize=8)
         figure.colorbar(image, ax=axes, label="accuracy")
         figure.tight_layout()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        figure.savefig(path, format="png")
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png")
+        write_atomic(path, buffer.getvalue())
     finally:
         plt.close(figure)
     return path

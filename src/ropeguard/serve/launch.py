@@ -101,23 +101,46 @@ class Launch(BaseModel):
     def shell(self) -> str:
         """The command that reproduces this launch, secrets redacted."""
         words: list[str] = []
-        hide_next = False
+        hiding = False  # vLLM takes several keys after one --api-key: hide up to the next flag
         for word in self.argv:
-            if hide_next:
+            if hiding and canonical_flag(word) is None:
                 words.append(REDACTED)
-                hide_next = False
                 continue
+            hiding = False
             flag, eq, _ = word.partition("=")
-            if flag in SECRET_FLAGS:
+            if canonical_flag(flag) in SECRET_FLAGS:
                 if eq:
                     words.append(f"{flag}={REDACTED}")
                 else:
                     words.append(word)
-                    hide_next = True
+                    hiding = True
                 continue
             words.append(word)
         prefix = [f"{name}={_env_value(name, value)}" for name, value in sorted(self.env.items())]
         return shlex.join([*prefix, *words])
+
+
+def secret_values(argv: list[str]) -> list[str]:
+    """The values given to --api-key / --hf-token in an argv (`--api-key K`, `--api-key=K`, and the
+    several keys vLLM accepts after one `--api-key`)."""
+    values: list[str] = []
+    for piece in split_flags(argv):
+        flag, eq, value = piece[0].partition("=")
+        if canonical_flag(flag) in SECRET_FLAGS:
+            values.extend([value] if eq else piece[1:])
+    return values
+
+
+def api_key_of(launch: Launch, environ: dict[str, str]) -> str | None:
+    """The key a launched vLLM requires on /v1: the first `--api-key` value, else VLLM_API_KEY
+    (from the launch's env over the inherited one); vLLM's own precedence (--api-key wins)."""
+    for piece in split_flags(launch.argv):
+        flag, eq, value = piece[0].partition("=")
+        if canonical_flag(flag) == "--api-key":
+            keys = [value] if eq else piece[1:]
+            if keys and keys[0]:
+                return keys[0]
+    return launch.env.get("VLLM_API_KEY") or environ.get("VLLM_API_KEY") or None
 
 
 def _env_value(name: str, value: str) -> str:

@@ -30,11 +30,22 @@ from typing import Any, TextIO
 
 import httpx
 
-from ropeguard.errors import ServeError, ServeExited, ServeTimeout
-from ropeguard.http_client import api_key_from_argv
+from ropeguard.errors import RopeguardError, ServeError, ServeExited, ServerGone, ServeTimeout
+from ropeguard.files import write_atomic
 from ropeguard.http_client import client as http_client
+from ropeguard.redaction import remember_secret
 from ropeguard.serve.failures import Finding, diagnose, last_error_line
-from ropeguard.serve.launch import Launch, LaunchSpec, PlanLike, build_launch, is_headless, spec_from_plan
+from ropeguard.serve.launch import (
+    SECRET_ENV_WORDS,
+    Launch,
+    LaunchSpec,
+    PlanLike,
+    api_key_of,
+    build_launch,
+    is_headless,
+    secret_values,
+    spec_from_plan,
+)
 from ropeguard.serve.runtime import CPU_KV_CACHE_GIB, Runtime
 
 READY_TIMEOUT_S = 900.0
@@ -142,6 +153,15 @@ class Server:
         self.spec = spec
         self.runtime = runtime or Runtime.detect()
         self.launch: Launch = build_launch(spec, self.runtime)
+        # The key vLLM will require on /v1 (readiness checks and evals must send it), and every
+        # secret of the launch: redacted wherever a log excerpt or an answer is stored or printed.
+        self.api_key: str | None = api_key_of(self.launch, dict(os.environ))
+        remember_secret(self.api_key)
+        for secret in secret_values(self.launch.argv):
+            remember_secret(secret)
+        for name, value in self.launch.env.items():
+            if any(word in name.upper() for word in SECRET_ENV_WORDS):
+                remember_secret(value)
         self.run_dir = Path(run_dir)
         self.log_path = self.run_dir / "server.log"
         self.ready_timeout = ready_timeout
@@ -165,6 +185,10 @@ class Server:
     @property
     def command(self) -> str:
         return self.launch.shell()
+
+    def auth_headers(self) -> dict[str, str]:
+        """What a client of this server sends: its API key as a bearer token, when it has one."""
+        return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
 
     def _say(self, text: str) -> None:
         if self.echo is not None:
@@ -201,7 +225,7 @@ class Server:
         self.started_at = time.monotonic()
         _LIVE.add(self)
         # The process group id, for whoever must stop it from outside (`kill -TERM -- -PGID`).
-        (self.run_dir / "server.pid").write_text(f"{self.process.pid}\n")
+        write_atomic(self.run_dir / "server.pid", f"{self.process.pid}\n")
         return self
 
     def diagnose(self, log: str) -> Finding | None:
@@ -237,8 +261,7 @@ class Server:
         assert self.process is not None and self.started_at is not None
         deadline = self.started_at + self.ready_timeout
         # The readiness check sends the key vLLM was started with (`--api-key`, else $VLLM_API_KEY).
-        key = api_key_from_argv(self.launch.argv, {**os.environ, **self.launch.env})
-        with http_client(api_key=key, timeout=5.0) as client:
+        with http_client(api_key=self.api_key, timeout=5.0) as client:
             while True:
                 if self.process.poll() is not None:
                     raise self._exited()
@@ -273,6 +296,35 @@ class Server:
         length = first.get("max_model_len")
         self.served_max_model_len = int(length) if length is not None else None
         return True
+
+    def death(self, wait: float = 0.0) -> ServeExited | None:
+        """Why the process ended while serving (its exit code and the log's reason), or None while it
+        runs; `wait` gives a process that is going down that long to finish."""
+        process = self.process
+        if process is None:
+            return None
+        deadline = time.monotonic() + wait
+        while process.poll() is None:
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.1)
+        log = self.log_text()
+        finding = self.diagnose(log)
+        last = finding.message if finding else (last_error_line(log) or "no error line in the log")
+        return ServeExited(
+            f"vLLM exited with code {process.returncode} while serving: {last}",
+            returncode=process.returncode,
+            hint=finding.hint if finding else f"the whole log is in {self.log_path}",
+        )
+
+    def explain(self, gone: ServerGone) -> RopeguardError:
+        """A run's `ServerGone` told as what happened to this server: it exited (code and reason from
+        its log), or, still running, the run's own words."""
+        death = self.death(wait=5.0)
+        if death is None:
+            return gone
+        where = f"; the results so far are in {gone.results}" if gone.results else ""
+        return ServeExited(death.message + where, returncode=death.returncode, hint=death.hint)
 
     def differences(self) -> list[str]:
         """What the running server does differently from the planned launch (empty when as planned)."""
@@ -404,11 +456,6 @@ def run_until_stopped(server: Server, poll: float = 1.0) -> None:
         raise ServeError("the server was never started")
     while process.poll() is None:
         time.sleep(poll)
-    log = server.log_text()
-    finding = server.diagnose(log)
-    last = finding.message if finding else (last_error_line(log) or "no error line in the log")
-    raise ServeExited(
-        f"vLLM exited with code {process.returncode} while serving: {last}",
-        returncode=process.returncode,
-        hint=finding.hint if finding else f"the whole log is in {server.log_path}",
-    )
+    death = server.death()
+    assert death is not None
+    raise death
