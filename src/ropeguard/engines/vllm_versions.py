@@ -33,6 +33,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from ropeguard.errors import UsageError
+from ropeguard.validation import MAX_VERSION_CHARS, shown
 
 __all__ = [
     "DISTRIBUTIONS",
@@ -89,10 +90,13 @@ def parse_version(text: str | Version, *, what: str = "vLLM version") -> Version
     if cleaned[:1] in ("v", "V"):
         cleaned = cleaned[1:]
     try:
+        # packaging int()s each part: a 5,000-digit part would raise ValueError, not InvalidVersion
+        if len(cleaned) > MAX_VERSION_CHARS:
+            raise InvalidVersion(cleaned)
         return Version(cleaned)
     except InvalidVersion:
         raise UsageError(
-            f"{what} {text!r} is not a version number", hint="write it like 0.12.0 or 0.33.0"
+            f"{what} {shown(text)} is not a version number", hint="write it like 0.12.0 or 0.33.0"
         ) from None
 
 

@@ -12,6 +12,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from ropeguard.engines import vllm_versions as facts
+from ropeguard.validation import MAX_VERSION_CHARS
 
 NEWEST_KNOWN = facts.NEWEST_KNOWN
 
@@ -19,8 +20,8 @@ NEWEST_KNOWN = facts.NEWEST_KNOWN
 @lru_cache(maxsize=1024)
 def lenient_version(text: str | None) -> Version | None:
     """`v0.8.5`, `0.8.5`, `0.8.5-cu128` -> Version; `latest`, `$TAG`, `nightly` -> None."""
-    if not text:
-        return None
+    if not text or len(text) > MAX_VERSION_CHARS:
+        return None  # packaging would int() a 5,000-digit part (ValueError): not a version either
     cleaned = text.strip().lstrip("vV")
     for cut in ("-", "_"):
         cleaned = cleaned.split(cut, 1)[0]
@@ -50,6 +51,8 @@ def transformers_requirement(vllm_version: str, distribution: str = "vllm") -> S
 
 def allows(spec: str, version: str) -> bool | None:
     """Whether a requirement specifier admits a version (None when either does not parse)."""
+    if len(spec) > 4 * MAX_VERSION_CHARS or len(version) > MAX_VERSION_CHARS:
+        return None
     try:
         return SpecifierSet(spec).contains(Version(version), prereleases=True)
     except (InvalidSpecifier, InvalidVersion):
