@@ -140,6 +140,24 @@ def json_compatible(value: Any, what: str, *, error: type[RopeguardError] = Usag
     return value
 
 
+def base_url(text: str, what: str = "--base-url", *, error: type[RopeguardError] = UsageError) -> str:
+    """An http(s) URL with a host and a valid port (`http://host:8000/v1`), as typed."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range or not a number
+    except ValueError as problem:
+        raise error(
+            f"{what} {shown(text)} is not a URL ({problem})", hint="e.g. http://127.0.0.1:8000/v1"
+        ) from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise error(
+            f"{what} {shown(text)} is not an http(s) URL with a host", hint="e.g. http://127.0.0.1:8000/v1"
+        )
+    return text
+
+
 def path_name(text: str, what: str, *, error: type[RopeguardError] = UsageError) -> str:
     """A path the OS can name: no NUL byte, no part longer than NAME_MAX, not longer than PATH_MAX."""
     if "\0" in text:

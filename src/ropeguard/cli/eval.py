@@ -84,6 +84,10 @@ def eval_command(
         raise UsageError(f"--mode {mode!r}: choose chat or completion")
     if haystack not in ("noise", "natural"):
         raise UsageError(f"--haystack {haystack!r}: choose noise or natural (or --haystack-file)")
+    from ropeguard import validation
+
+    for url in base_url or []:
+        validation.base_url(url)
     gates = parse_gates(gate or [])
     extra: dict[str, object] = {}
     if depths is not None:

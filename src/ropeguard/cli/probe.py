@@ -68,6 +68,10 @@ def probe_command(
         raise UsageError(f"--method {method!r}: choose auto, prompt_logprobs or echo")
     if document is not None and not document.is_file():
         raise UsageError(f"--document {document}: no such file")
+    if base_url is not None:
+        from ropeguard import validation
+
+        validation.base_url(base_url)
     result = probe(
         parse_token_counts(lengths, what="--lengths"),
         base_url=base_url,

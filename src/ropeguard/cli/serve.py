@@ -124,11 +124,13 @@ def serve_command(
     Extra vLLM flags go after `--`; flags the plan sets already (--max-model-len, --hf-overrides...)
     are refused there.
     """
+    from ropeguard import validation
     from ropeguard.errors import UsageError
     from ropeguard.serve import Server, build_launch, run_until_stopped, spec_from_plan, start_server
 
     if json_output and not dry_run:
         raise UsageError("--json goes with --dry-run", hint="add --dry-run, or drop --json")
+    validation.as_float(ready_timeout, "--ready-timeout", positive=True)
     options = PlanOptions(
         native, engine_version, gpu, gpu_memory, num_gpus, kv_cache_dtype, quantization, force, offline
     )
