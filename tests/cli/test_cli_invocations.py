@@ -10,6 +10,7 @@ option checked only after vLLM started shows up as a failure.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -329,6 +330,10 @@ def test_wrong_invocation_is_a_one_line_error(
     monkeypatch.chdir(tmp_path)
     code = main(_argv(template, files, server, tmp_path))
     out, err = capsys.readouterr()
+    log = os.environ.get("ROPEGUARD_MATRIX_LOG")  # the list of cases and results, for a report
+    if log:
+        with open(log, "a", encoding="utf-8") as stream:
+            stream.write(json.dumps({"case": template, "exit": code, "stderr": err.strip()[:200]}) + "\n")
     assert "Traceback" not in out + err
     assert "internal error" not in err, err
     assert code == expected, f"exit {code}\nstdout: {out[-500:]}\nstderr: {err[-1500:]}"
