@@ -237,6 +237,14 @@ CASES: list[tuple[str, int]] = [
     ("eval --backend nope --model x --lengths 1k", 2),
     ("eval --backend transformers --model {cfg} --lengths 1k --hf-overrides '{{'", 2),
     ("eval --backend transformers --model {cfg} --lengths 1k --hf-overrides '[1]'", 2),
+    ("""eval --backend transformers --model {cfg} --lengths 1k --hf-overrides '{{"a": NaN}}'""", 2),
+    (
+        'eval --backend transformers --model {cfg} --lengths 1k --hf-overrides \'{{"a": '
+        + "1" * 5000
+        + "}}'",
+        2,
+    ),
+    ("probe --backend transformers --model {cfg} --lengths 1k --hf-overrides '" + "[" * 50000 + "'", 2),
     ("eval --base-url {server}/list/v1 --lengths 1k", 2),
     ("eval --base-url {server}/text/v1 --lengths 1k", 2),
     ("eval --base-url {server}/error/v1 --lengths 1k", 2),
