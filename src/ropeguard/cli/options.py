@@ -45,7 +45,8 @@ def parse_hf_overrides(text: str | None) -> dict[str, Any] | None:
         raise UsageError(f"--hf-overrides cannot be read ({str(error)[:80]})") from None
     if not isinstance(value, dict):
         raise UsageError("--hf-overrides must be a JSON object, e.g. '{\"rope_parameters\": {...}}'")
-    return validation.json_compatible(value, "--hf-overrides")  # NaN and 1e999 parse, but are no values
+    validation.json_compatible(value, "--hf-overrides")  # NaN and 1e999 parse, but are no values
+    return value
 
 
 def parse_depths(text: str) -> list[float]:
