@@ -391,6 +391,10 @@ class _ConfigReader:
                     f"got {validation.shown(factors)}"
                 )
             params[name] = [self._as_float(f"{key}.{name}", v, positive=True) for v in factors]
+        # What the spec carries on (and plan writes out) must be JSON: no NaN, no 500-deep nesting.
+        validation.json_compatible(
+            params, f"{self.origin}: field '{self._field_name(key)}'", error=ModelConfigError
+        )
 
     # -- attention layout ---------------------------------------------------------------------
 
