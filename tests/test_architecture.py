@@ -23,7 +23,7 @@ PACKAGE = "ropeguard"
 # share a layer (a tuple) must not import each other. A unit is a top-level module or subpackage.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("errors",),
-    ("version", "files", "deprecation", "redaction"),
+    ("version", "files", "deprecation", "redaction", "validation"),
     ("lengths", "http_client"),
     ("models",),
     ("rope", "engines"),

@@ -104,8 +104,9 @@ def test_certify_refuses_conflicting_engine_args_before_starting(capsys: pytest.
     assert "--max-model-len conflicts with the planned launch" in capsys.readouterr().err
 
 
-class _Started(Exception):
-    """Raised by the patched server start: reaching it means every check passed."""
+class _Started(BaseException):
+    """Raised by the patched server start: reaching it means every check passed. A BaseException,
+    so that the CLI's one-line report of unexpected errors does not swallow it."""
 
 
 @pytest.fixture

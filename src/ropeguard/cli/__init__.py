@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import os
 import sys
 from collections.abc import Iterator
 
@@ -84,13 +85,36 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Exit as done:
         return done.exit_code
     except typer.TyperException as error:  # click's usage errors (typer vendors click)
-        show = getattr(error, "show", None)
-        if callable(show):
-            show()
-        else:
-            typer.echo(f"error: {error}", err=True)
+        print_error(_usage_error(error))
+        return 2
+    except OSError as error:  # a path the OS refuses (a file where a folder goes, a name too long, ...)
+        where = f"{error.filename}: " if error.filename else ""
+        print_error(RopeguardError(f"{where}{error.strerror or error}"))
+        return 2
+    except Exception as error:  # a bug: still one line, never a traceback (ROPEGUARD_DEBUG=1 shows it)
+        if os.environ.get("ROPEGUARD_DEBUG"):
+            raise
+        detail = str(error).split("\n", 1)[0][:200]
+        print_error(
+            RopeguardError(
+                f"internal error: {type(error).__name__}: {detail}",
+                hint="this is a bug in ropeguard; ROPEGUARD_DEBUG=1 prints the traceback to report it",
+            )
+        )
         return 2
     return result if isinstance(result, int) else 0
+
+
+def _usage_error(error: Exception) -> RopeguardError:
+    """click's usage error as ropeguard's one-line error, with a hint naming the command's --help."""
+    format_message = getattr(error, "format_message", None)
+    message = format_message() if callable(format_message) else str(error)
+    message = " ".join(message.split()) or "missing command"
+    context = getattr(error, "ctx", None)
+    command = getattr(context, "command_path", None) or "ropeguard"
+    if type(error).__name__ == "NoArgsIsHelpError":
+        message = "no command given"
+    return RopeguardError(message.rstrip("."), hint=f"'{command} --help' lists what it takes")
 
 
 def run() -> None:

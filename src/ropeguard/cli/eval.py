@@ -13,6 +13,7 @@ from pathlib import Path
 
 import typer
 
+from ropeguard import validation
 from ropeguard.cli import interrupt_says_where, print_warning
 from ropeguard.cli.app import app
 from ropeguard.cli.options import parse_depths, parse_gates, parse_hf_overrides
@@ -112,6 +113,8 @@ def eval_command(
         raise UsageError(f"--haystack {haystack!r}: choose noise or natural (or --haystack-file)")
     if gate_test not in ("exact", "sprt"):
         raise UsageError(f"--gate-test {gate_test!r}: choose exact or sprt")
+    for url in base_url or []:
+        validation.base_url(url)
     gates = parse_gates(gate or [])
     extra: dict[str, object] = {}
     if depths is not None:

@@ -7,6 +7,7 @@ from typing import Any
 
 import typer
 
+from ropeguard import validation
 from ropeguard.errors import UsageError
 from ropeguard.lengths import parse_token_count
 
@@ -40,8 +41,11 @@ def parse_hf_overrides(text: str | None) -> dict[str, Any] | None:
         value = json.loads(text)
     except json.JSONDecodeError as error:
         raise UsageError(f"--hf-overrides is not valid JSON: {error.msg} at column {error.colno}") from None
+    except (ValueError, RecursionError) as error:  # a 5,000-digit number; nesting deeper than the stack
+        raise UsageError(f"--hf-overrides cannot be read ({str(error)[:80]})") from None
     if not isinstance(value, dict):
         raise UsageError("--hf-overrides must be a JSON object, e.g. '{\"rope_parameters\": {...}}'")
+    validation.json_compatible(value, "--hf-overrides")  # NaN and 1e999 parse, but are no values
     return value
 
 

@@ -7,6 +7,7 @@ from typing import Literal, cast
 
 import typer
 
+from ropeguard import validation
 from ropeguard.cli import interrupt_says_where
 from ropeguard.cli.app import app
 from ropeguard.cli.options import native_tokens, parse_hf_overrides
@@ -85,6 +86,8 @@ def probe_command(
         raise UsageError("--device applies to --backend transformers only (a server has its own)")
     if document is not None and not document.is_file():
         raise UsageError(f"--document {document}: no such file")
+    if base_url is not None:
+        validation.base_url(base_url)
     # probe.json is written once, at the end: a Ctrl-C before that keeps nothing, and says so.
     unfinished = f"probe writes {out / 'probe.json'} only when it finishes" if out else "no --out"
     # No run-folder lock: probe.json is one atomic write, and sharing a folder with an eval of the

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from ropeguard import validation
 from ropeguard.cli import interrupt_says_where
 from ropeguard.cli.app import app
 from ropeguard.cli.options import NATIVE_OPTION, OFFLINE_OPTION
@@ -131,6 +132,7 @@ def serve_command(
 
     if json_output and not dry_run:
         raise UsageError("--json goes with --dry-run", hint="add --dry-run, or drop --json")
+    validation.as_float(ready_timeout, "--ready-timeout", positive=True)
     options = PlanOptions(
         native, engine_version, gpu, gpu_memory, num_gpus, kv_cache_dtype, quantization, force, offline
     )

@@ -34,6 +34,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from ropeguard.errors import UsageError
+from ropeguard.validation import MAX_VERSION_CHARS, shown
 
 __all__ = [
     "DISTRIBUTIONS",
@@ -103,6 +104,9 @@ def version_or_none(text: str | None) -> Version | None:
     if cleaned[:1] in ("v", "V"):
         cleaned = cleaned[1:]
     try:
+        # packaging int()s each part: a 5,000-digit part would raise ValueError, not InvalidVersion
+        if len(cleaned) > MAX_VERSION_CHARS:
+            raise InvalidVersion(cleaned)
         return Version(cleaned)
     except InvalidVersion:
         return None
@@ -114,7 +118,9 @@ def parse_version(text: str | Version, *, what: str = "vLLM version") -> Version
         return text
     parsed = version_or_none(text)
     if parsed is None:
-        raise UsageError(f"{what} {text!r} is not a version number", hint="write it like 0.12.0 or 0.33.0")
+        raise UsageError(
+            f"{what} {shown(text)} is not a version number", hint="write it like 0.12.0 or 0.33.0"
+        )
     return parsed
 
 

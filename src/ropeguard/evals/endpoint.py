@@ -25,6 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from ropeguard import validation
 from ropeguard.errors import EndpointError, UsageError
 from ropeguard.http_client import client, connection_lost, public_url, server_root, stopped_answering
 from ropeguard.redaction import redact_text
@@ -70,6 +71,7 @@ def preflight(
     base_url: str, model: str | None, *, headers: dict[str, str], timeout: float = 15.0
 ) -> ServerFacts:
     """Check one replica before any trial runs; raise a one-line error if it cannot serve the grid."""
+    validation.base_url(base_url)
     shown = public_url(base_url)
     models_url = base_url.rstrip("/") + "/models"
     try:
@@ -87,9 +89,15 @@ def preflight(
     if response.status_code != 200:
         raise EndpointError(f"GET {public_url(models_url)} answered {response.status_code}")
     try:
-        entries = response.json().get("data", [])
+        body = response.json()
     except ValueError:
         raise EndpointError(f"GET {public_url(models_url)} did not answer JSON") from None
+    entries = body.get("data", []) if isinstance(body, dict) else None
+    if not isinstance(entries, list):
+        raise EndpointError(
+            f"GET {public_url(models_url)} did not answer a model list (got {validation.shown(body)})",
+            hint="is --base-url an OpenAI-compatible server, ending in /v1?",
+        )
     served = [str(entry.get("id")) for entry in entries if isinstance(entry, dict)]
     if not served:
         raise EndpointError(f"{shown} serves no model")

@@ -245,8 +245,15 @@ def fit_sentences(count_tokens: Callable[[int], int], target: int, tolerance: fl
     # Exponential search for an n over the target, then bisection for the largest n that fits.
     high = 1
     while count(high) <= target:
-        if high > 1 << 40:
-            raise UsageError("the prompt does not grow with the number of filler sentences")
+        # Every sentence adds at least one token, so past `target` sentences a prompt that still
+        # fits is one the tokenizer does not count (a /tokenize that returns no tokens): stop here,
+        # before building a haystack of 2^40 sentences.
+        if high > 2 * target + 64:
+            raise UsageError(
+                f"the prompt does not grow with the number of filler sentences ({high} sentences "
+                f"count {count(high)} tokens)",
+                hint="the tokenizer (or the server's /tokenize) returns no tokens for the text",
+            )
         high *= 2
     low = high // 2 if high > 1 else 0  # count(low) <= target < count(high)
     while high - low > 1:

@@ -8,6 +8,7 @@ still works (model-free rules only) when a model cannot be resolved.
 from __future__ import annotations
 
 import importlib
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +20,7 @@ from ropeguard.errors import RopeguardError
 from ropeguard.lint.launch import ALLOW_LONG_ENV, Launch, Override, Value, parse_length, truthy
 from ropeguard.models.spec import ROPE_TYPE_ALIASES, ModelSpec
 from ropeguard.plan import make_plan
+from ropeguard.validation import MAX_NUMBER, MAX_TOKEN_COUNT
 
 _ROPE_KEYS = ("rope_parameters", "rope_scaling")
 
@@ -108,7 +110,10 @@ class RopeOverride:
         value = self.data.get(name)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return None
-        return float(value)
+        # NaN, 1e999 and 400-digit numbers are not numbers lint can judge (nor vLLM use)
+        if isinstance(value, int) and abs(value) > MAX_NUMBER:
+            return None
+        return float(value) if math.isfinite(value) else None
 
 
 @dataclass
@@ -183,7 +188,7 @@ class LaunchContext:
             return self.max_len
         for rope in self.rope_overrides():
             factor, original = rope.number("factor"), rope.number("original_max_position_embeddings")
-            if factor and original:
+            if factor and original and 0 < factor * original <= MAX_TOKEN_COUNT:
                 return int(factor * original)
         return None
 

@@ -130,7 +130,8 @@ def parse_override(origin: str, raw: Value) -> Override:
     return Override(origin=origin, raw=raw, data=data)
 
 
-_HUMAN_INT = re.compile(r"^(\d+(?:\.\d+)?)([kKmMgG]?)$")
+# At most 20 digits: a 400-digit length is not one vLLM can serve, and float() of it overflows.
+_HUMAN_INT = re.compile(r"^(\d{1,20}(?:\.\d{1,20})?)([kKmMgG]?)$")
 
 
 def parse_length(text: str) -> int | None:

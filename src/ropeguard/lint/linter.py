@@ -20,7 +20,7 @@ import yaml
 from packaging.version import Version
 
 from ropeguard.engines import vllm_versions as facts
-from ropeguard.errors import UsageError
+from ropeguard.errors import RopeguardError, UsageError
 from ropeguard.lint.context import LaunchContext, ModelResolver, Planner, override_json
 from ropeguard.lint.finding import SEVERITY_ORDER, Edit, Finding, LintReport, Note
 from ropeguard.lint.launch import Extract, Launch, Pin, Value
@@ -363,43 +363,55 @@ def lint_report(
     edits: list[Edit] = []
     for item in files:
         extract = item.extract
-        for launch in extract.launches:
-            resolved = versions.resolve(launch, extract)
-            if resolved.note is not None:
-                notes.append(Note(path=item.path, message=f"line {launch.line}: {resolved.note}"))
-            spec = resolver.resolve(launch.model.text if launch.model else None)
-            ctx = LaunchContext(
-                launch=launch,
-                env=_env(launch, extract),
-                engine_version=resolved.version,
-                version_source=resolved.source,
-                transformers_version=resolved.transformers,
-                spec=spec,
-                planner=planner,
+        # One file that cannot be judged (a pin like vllm==nightly the version facts refuse) is a
+        # note on that file; the other files' findings still count.
+        file_findings: list[Finding] = []
+        file_edits: list[Edit] = []
+        file_notes: list[Note] = []
+        try:
+            for launch in extract.launches:
+                resolved = versions.resolve(launch, extract)
+                if resolved.note is not None:
+                    file_notes.append(Note(path=item.path, message=f"line {launch.line}: {resolved.note}"))
+                spec = resolver.resolve(launch.model.text if launch.model else None)
+                ctx = LaunchContext(
+                    launch=launch,
+                    env=_env(launch, extract),
+                    engine_version=resolved.version,
+                    version_source=resolved.source,
+                    transformers_version=resolved.transformers,
+                    spec=spec,
+                    planner=planner,
+                )
+                for rule in RULES.values():
+                    if rule.launch_check is None or rule.id not in selected:
+                        continue
+                    hits = rule.launch_check(ctx)
+                    if spec is not None and rule.id in _MODEL_RULES and family_level(spec):
+                        hits = [replace(hit, message=hit.message + _family_note(spec)) for hit in hits]
+                    for hit in hits:
+                        fix = hit.fix if hit.fix is not None else (ctx.fix() if hit.fixable else None)
+                        file_findings.append(_finding(rule.id, hit, item.path, fix))
+                    if hits and any(h.fixable for h in hits):
+                        file_edits.extend(_edits_for(ctx, rule.id, item.path))
+            pin_ctx = PinContext(
+                pins=extract.pins,
+                image_versions=extract.image_versions,
+                source=extract.source,
             )
             for rule in RULES.values():
-                if rule.launch_check is None or rule.id not in selected:
+                if rule.pin_check is None or rule.id not in selected:
                     continue
-                hits = rule.launch_check(ctx)
-                if spec is not None and rule.id in _MODEL_RULES and family_level(spec):
-                    hits = [replace(hit, message=hit.message + _family_note(spec)) for hit in hits]
-                for hit in hits:
-                    fix = hit.fix if hit.fix is not None else (ctx.fix() if hit.fixable else None)
-                    findings.append(_finding(rule.id, hit, item.path, fix))
-                if hits and any(h.fixable for h in hits):
-                    edits.extend(_edits_for(ctx, rule.id, item.path))
-        pin_ctx = PinContext(
-            pins=extract.pins,
-            image_versions=extract.image_versions,
-            source=extract.source,
-        )
-        for rule in RULES.values():
-            if rule.pin_check is None or rule.id not in selected:
-                continue
-            for hit in rule.pin_check(pin_ctx):
-                findings.append(_finding(rule.id, hit, item.path, hit.fix))
-                if hit.fix is not None and hit.old is not None:
-                    edits.append(Edit(path=item.path, line=hit.line, old=hit.old, new=hit.fix))
+                for hit in rule.pin_check(pin_ctx):
+                    file_findings.append(_finding(rule.id, hit, item.path, hit.fix))
+                    if hit.fix is not None and hit.old is not None:
+                        file_edits.append(Edit(path=item.path, line=hit.line, old=hit.old, new=hit.fix))
+        except RopeguardError as error:
+            notes.append(Note(path=item.path, message=f"not judged: {error.message}"))
+            continue
+        notes.extend(file_notes)
+        findings.extend(file_findings)
+        edits.extend(file_edits)
     for model, problem in resolver.problems.items():
         notes.append(Note(path=model, message=f"model rules skipped: {problem}"))
     findings = _dedupe(findings)

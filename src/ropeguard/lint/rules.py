@@ -7,7 +7,7 @@ returns hits; a pin rule sees the pins of one file. The runner turns hits into F
 
 from __future__ import annotations
 
-import contextlib
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -71,7 +71,20 @@ def pin_rule(rule_id: str, summary: str) -> Callable[[PinCheck], PinCheck]:
 
 
 def _fmt(number: float) -> str:
+    if not math.isfinite(number):
+        return str(number)
     return f"{number:g}" if number != int(number) else str(int(number))
+
+
+def _finite(value: object) -> float | None:
+    """A finite float from a JSON value or flag text; None for NaN, 1e999, 400-digit numbers, text."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None
+    try:
+        number = float(value)
+    except (ValueError, OverflowError):
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _line(ctx: LaunchContext, rope: RopeOverride | None = None) -> int:
@@ -218,13 +231,13 @@ def wrong_theta(ctx: LaunchContext) -> list[Hit]:
         if theta is not None:
             thetas.append((theta, _line(ctx, rope)))
     for override in ctx.launch.overrides:
-        value = (override.data or {}).get("rope_theta")
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            thetas.append((float(value), override.line))
+        value = _finite((override.data or {}).get("rope_theta"))
+        if value is not None and not isinstance((override.data or {}).get("rope_theta"), str):
+            thetas.append((value, override.line))
     flag = ctx.launch.rope_theta_flag
-    if flag is not None:
-        with contextlib.suppress(ValueError):
-            thetas.append((float(flag.text), flag.line))
+    flag_theta = _finite(flag.text) if flag is not None else None
+    if flag is not None and flag_theta is not None:
+        thetas.append((flag_theta, flag.line))
     expected = spec.rope.rope_theta
     # Gemma 3 style models have a second base for their sliding layers (per-layer-type rope dicts).
     known = [theta for theta in (expected, spec.rope.local_rope_theta) if theta is not None]

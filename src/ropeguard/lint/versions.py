@@ -13,6 +13,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from ropeguard.engines import vllm_versions as facts
+from ropeguard.validation import MAX_VERSION_CHARS
 
 NEWEST_KNOWN = facts.NEWEST_KNOWN
 
@@ -107,6 +108,8 @@ def transformers_requirement(vllm_version: str, distribution: str = "vllm") -> S
 
 def allows(spec: str, version: str) -> bool | None:
     """Whether a requirement specifier admits a version (None when either does not parse)."""
+    if len(spec) > 4 * MAX_VERSION_CHARS or len(version) > MAX_VERSION_CHARS:
+        return None
     try:
         return SpecifierSet(spec).contains(Version(version), prereleases=True)
     except (InvalidSpecifier, InvalidVersion):

