@@ -58,6 +58,13 @@ from ropeguard.evals.results import (
 )
 from ropeguard.evals.stats import effective_context_from_verdicts, summarize
 from ropeguard.evals.tokenization import length_is_valid
+from ropeguard.evals.verdicts import (
+    REASON_CUT_AFTER_THINKING,
+    REASON_THINKING_EXHAUSTED,
+    THINKING_FLAGS_HINT,
+    degenerate_reason,
+    thinking_hint,
+)
 
 LENGTH_TOLERANCE = 0.01  # off by more than this from the prompt target: the trial is invalid
 DEFAULT_CONCURRENCY = 8
@@ -117,6 +124,11 @@ def judge(prepared: Prepared, reply: Reply, task: Any, *, replica: int | None) -
         attempts=reply.attempts,
         replica=replica,
         status="error",
+        max_tokens=prepared.max_tokens,
+        completion_tokens=reply.completion_tokens,
+        fit_sentences=prepared.fit[0] if prepared.fit else None,
+        fit_chars=prepared.fit[1] if prepared.fit else None,
+        prompt_sha256=prepared.sha256(),
     )
     target = prepared.prompt_target
     if reply.error is not None:
@@ -130,20 +142,26 @@ def judge(prepared: Prepared, reply: Reply, task: Any, *, replica: int | None) -
     if usage is not None and abs(usage - prepared.prompt_tokens) > LENGTH_TOLERANCE * target:
         reason = f"server counted {usage} prompt tokens, we sent {prepared.prompt_tokens} (cut or altered)"
         return record.model_copy(update={"status": "invalid", "reason": reason})
+    # The rules and their order: evals/verdicts.py.
     answer = reply.answer or ""
-    if not answer.strip() and reply.finish_reason == "length":
-        reason = "no answer: max_tokens ran out" + (" while thinking" if reply.reasoning else "")
-        return record.model_copy(update={"status": "invalid", "reason": reason})
+    cut = reply.finish_reason == "length"
     score = task.score(sample, answer)
-    return record.model_copy(
-        update={
-            "status": "ok" if score.correct else "fail",
-            "correct": score.correct,
-            "score": 1.0 if score.correct else 0.0,
-            "predicted": list(score.predicted),
-            "reason": score.reason,
-        }
-    )
+    scored = {
+        "correct": score.correct,
+        "score": 1.0 if score.correct else 0.0,
+        "predicted": list(score.predicted),
+    }
+    if score.correct:
+        return record.model_copy(update={**scored, "status": "ok", "reason": score.reason})
+    if cut and reply.reasoning:
+        reason = REASON_CUT_AFTER_THINKING if answer.strip() else REASON_THINKING_EXHAUSTED
+        return record.model_copy(update={"status": "invalid", "reason": reason})
+    degenerate = degenerate_reason(answer, reply.finish_reason)
+    if degenerate is not None:
+        return record.model_copy(
+            update={**scored, "status": "fail", "reason": degenerate, "degenerate": True}
+        )
+    return record.model_copy(update={**scored, "status": "fail", "reason": score.reason})
 
 
 # ---------------------------------------------------------------------------------------- progress
@@ -232,6 +250,7 @@ class Session:
     done: dict[str, TrialRecord] = field(default_factory=dict)
     primed_upto: dict[int, int] = field(default_factory=dict)
     in_flight: list[int] = field(default_factory=list)
+    answered: list[TrialRecord] = field(default_factory=list)
     _turn: int = 0
 
     def __post_init__(self) -> None:
@@ -257,9 +276,18 @@ class Session:
         self.log.append(record)
         self.done[record.trial_id] = record
         self.progress.advance(record)
+        self.check_thinking(record)
         if record.status != "error":
             self.primed_upto[chosen] = max(self.primed_upto.get(chosen, 0), cell[0])
         return record
+
+    def check_thinking(self, record: TrialRecord) -> None:
+        """Stop a grid that only measures a thinking model's budget (see verdicts.thinking_hint)."""
+        self.answered.append(record)
+        config = self.config
+        hint = thinking_hint(self.answered, no_think=config.no_think, thinking_budget=config.thinking_budget)
+        if hint is not None:
+            raise UsageError(hint, hint=THINKING_FLAGS_HINT)
 
     def pending(self, cells: Sequence[Cell]) -> list[Cell]:
         """Cells not finished yet (an `error` is retried on resume; any other status is final)."""
@@ -333,6 +361,7 @@ def run_config(config: EvalConfig) -> RunConfig:
         no_think=config.no_think,
         thinking_budget=config.thinking_budget,
         max_answer_tokens=config.max_answer_tokens,
+        native_context=config.native_context,
         adaptive=config.adaptive,
         gates=config.gates,
         threshold=config.threshold,
@@ -447,6 +476,7 @@ def run_eval(config: EvalConfig, *, make_backend: Callable[[EvalConfig], Backend
                 depths=config.depths,
                 threshold=config.threshold,
                 task=config.task,
+                native_context=config.native_context,
             )
             cache = None
             if cache_before is not None and cache_after is not None:
