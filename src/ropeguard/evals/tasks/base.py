@@ -66,10 +66,13 @@ class Sample(BaseModel):
     expected: list[str] = Field(description="the values a correct answer holds, in the trained order")
     needles: list[str] = Field(description="every needle sentence hidden in the context")
     n_sentences: int = Field(description="filler sentences in the context (needles not counted)")
+    preamble: str = Field(default="", description="an instruction before the context ('' for none)")
 
     def user_message(self) -> str:
-        """The prompt text (the user turn in chat mode): the context, a blank line, the question."""
-        return f"{self.context}\n\n{self.question}"
+        """The prompt text (the user turn in chat mode): the preamble and a blank line if there is
+        one, the context, a blank line, the question."""
+        head = f"{self.preamble}\n\n" if self.preamble else ""
+        return f"{head}{self.context}\n\n{self.question}"
 
     def reference_answer(self) -> str:
         """What the tiny model is trained to answer: the expected values joined by ', '."""
@@ -125,6 +128,8 @@ class Task(BaseModel, ABC):
 
     name: ClassVar[str]
     strict_values: ClassVar[bool] = False
+    # An instruction before the context (prompt variants for chat models; see tasks/passkey.py).
+    preamble: ClassVar[str] = ""
 
     @abstractmethod
     def make_needles(self, rng: random.Random) -> tuple[list[str], str, list[str]]:
@@ -148,6 +153,7 @@ class Task(BaseModel, ABC):
             expected=self.order_expected(expected, needles, context),
             needles=needles,
             n_sentences=n_sentences,
+            preamble=self.preamble,
         )
 
     def order_expected(self, expected: list[str], needles: list[str], context: str) -> list[str]:
