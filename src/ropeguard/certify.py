@@ -170,6 +170,7 @@ def _eval(
     gates: dict[int, float] | None,
     progress: bool,
     no_think: bool,
+    native_context: int | None = None,
 ) -> Run:
     from ropeguard.evals import EvalConfig, run
 
@@ -187,6 +188,7 @@ def _eval(
         alpha=ALPHA,
         progress=progress,
         no_think=no_think,
+        native_context=native_context,
     )
     return run(config)
 
@@ -262,6 +264,7 @@ def certify(
             gates=sampling_gates,
             progress=progress,
             no_think=no_think,
+            native_context=plan.native_context,
         )
     results = _recall_gates(scaled, chosen_gates)
     warnings = list(plan.warnings)
@@ -293,6 +296,7 @@ def certify(
                 gates=None,
                 progress=progress,
                 no_think=no_think,
+                native_context=plan.native_context,
             )
         results.append(_baseline_gate(baseline_run, scaled))
     elif baseline and plan.factor <= 1.0:

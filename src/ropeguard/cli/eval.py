@@ -67,6 +67,11 @@ def eval_command(
     thinking_budget: int | None = typer.Option(
         None, "--thinking-budget", help="Extra max_tokens for reasoning before the answer."
     ),
+    native: str | None = typer.Option(
+        None,
+        "--native",
+        help="The model's native window (e.g. 8k): the summary says if recall fails inside it.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON document."),
 ) -> int:
     """Measure recall over a length x depth grid, with intervals and the effective context."""
@@ -112,6 +117,7 @@ def eval_command(
             adaptive=adaptive or bool(gates),
             gates=gates or None,
             threshold=threshold,
+            native_context=parse_token_counts(native, what="--native")[0] if native else None,
         )
     except (ValidationError, ValueError) as error:
         raise _config_error(error) from None
