@@ -92,13 +92,24 @@ def _tokenize(base_url: str, messages: list[dict[str, str]]) -> int:
     return int(response.json()["count"])
 
 
+def _describe(result: Run) -> str:
+    """Per length: recall (ok/scored), degenerate rate, invalid; and the answers (shown with -rA)."""
+    parts = []
+    for length, stats in sorted(result.summary.lengths.items()):
+        parts.append(
+            f"{length}: {stats.correct}/{stats.n} degenerate {stats.degenerate} invalid {stats.invalid}"
+        )
+    answers = [(t.length, t.depth, t.expected, (t.answer or "")[:60]) for t in result.trials]
+    return "; ".join(parts) + f"\nanswers: {answers}"
+
+
 def _check_lengths(result: Run, base_url: str, folder: Path) -> None:
     """Every prompt: within the fit tolerance below its target, never above it; equal to the server's
     usage.prompt_tokens and to /tokenize of the prompt rebuilt from the record (byte for byte)."""
     config = result.info.config
+    local = LocalTokenizer(str(folder))
     builder = PromptBuilder(
-        EvalConfig(base_urls=[base_url], lengths=config.lengths, task=config.task, seed=config.seed),
-        LocalTokenizer(str(folder)),
+        EvalConfig(base_urls=[base_url], lengths=config.lengths, task=config.task, seed=config.seed), local
     )
     for trial in result.trials:
         assert trial.status != "error", trial.reason
@@ -113,8 +124,9 @@ def _check_lengths(result: Run, base_url: str, folder: Path) -> None:
         )
         assert not isinstance(messages, str)
         assert hashlib.sha256(prompt_json(messages).encode()).hexdigest() == trial.prompt_sha256
-        # The local tokenizer (the converted folder's) and the server's agree on the whole chat prompt.
+        # The server's /tokenize and the converted folder's own tokenizer + chat template agree.
         assert _tokenize(base_url, messages) == trial.prompt_tokens
+        assert local.count_chat(messages, None) == trial.prompt_tokens
 
 
 @pytest.fixture(scope="module")
@@ -138,6 +150,7 @@ def short_run(smollm2_unscaled: str, tmp_path_factory: pytest.TempPathFactory) -
 def test_eval_through_the_real_tokenizer_and_chat_template(
     short_run: Run, smollm2_unscaled: str, smollm2_dir: Path
 ) -> None:
+    print("short run:", _describe(short_run))
     assert short_run.info.server.tokenizer == "server"
     assert short_run.info.server.max_model_len == NATIVE_CONTEXT
     _check_lengths(short_run, smollm2_unscaled, smollm2_dir)
@@ -176,8 +189,8 @@ def test_one_long_trial_fits_the_served_window(
             out_dir=tmp_path / "long",
         )
     )
+    print("long unscaled:", _describe(result))
     _check_lengths(result, smollm2_unscaled, smollm2_dir)
-    assert [t.status for t in result.trials] != ["error"]
 
 
 @pytest.mark.vllm
@@ -198,6 +211,7 @@ def test_yarn2_server_serves_past_the_native_window(
             out_dir=tmp_path / "yarn2",
         )
     )
+    print("yarn x2:", _describe(result))
     _check_lengths(result, smollm2_yarn2, smollm2_dir)
     long = next(t for t in result.trials if t.length == LONG_YARN)
     assert long.prompt_tokens is not None and long.prompt_tokens > NATIVE_CONTEXT
@@ -218,6 +232,7 @@ def test_probe_through_prompt_logprobs(smollm2_unscaled: str, tmp_path: Path) ->
     # A real pretrained model on English filler: a few nats per token at most, well below uniform
     # over its 49152-token vocabulary (10.8 nats).
     means = [bucket.mean_nll for bucket in curve.buckets]
+    print("probe NLL per 256-token bucket:", [round(value, 2) for value in means])
     assert all(0.0 < value < 6.0 for value in means), means
     assert curve.degradation_start is None  # inside the native window
 
