@@ -185,6 +185,7 @@ def _eval_config(
     gates: dict[int, float] | None,
     progress: bool,
     no_think: bool,
+    native_context: int | None = None,
 ) -> EvalConfig:
     """The eval a server will get, validated now: a bad option found after vLLM started would cost
     its whole start-up (a minute and more) and end in a traceback."""
@@ -205,6 +206,7 @@ def _eval_config(
             alpha=ALPHA,
             progress=progress,
             no_think=no_think,
+            native_context=native_context,
         )
     except ValidationError as error:
         first = error.errors()[0]
@@ -297,6 +299,8 @@ def certify(
         "task": task,
         "progress": progress,
         "no_think": no_think,
+        # With the plan's native window the summary can say "fails even inside its own window".
+        "native_context": plan.native_context,
     }
     scaled_config = _eval_config(model, grid, scaled_dir, gates=sampling_gates, **options)
     spec = spec_from_plan(

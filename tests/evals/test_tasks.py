@@ -15,7 +15,15 @@ from ropeguard.evals.tasks import (
     task_names,
 )
 
-ALL_TASKS = ["passkey", "niah-single", "niah-multikey", "niah-multivalue", "niah-multiquery", "niah-sweep"]
+ALL_TASKS = [
+    "passkey",
+    "passkey-bare",
+    "niah-single",
+    "niah-multikey",
+    "niah-multivalue",
+    "niah-multiquery",
+    "niah-sweep",
+]
 
 
 def build(
@@ -74,7 +82,8 @@ def test_same_key_same_sample_byte_for_byte(task: str) -> None:
 def test_sample_shape(task: str) -> None:
     sample = build(task)
     message = sample.user_message()
-    assert message == f"{sample.context}\n\n{sample.question}"
+    head = f"{sample.preamble}\n\n" if sample.preamble else ""
+    assert message == f"{head}{sample.context}\n\n{sample.question}"
     assert message.endswith("?")
     for needle in sample.needles:
         assert sample.context.count(needle) == 1
@@ -196,3 +205,14 @@ def test_reference_answer_always_scores_correct(
     sample = get_task(task).build(key, Haystack(style, seed=seed), n)
     assert get_task(task).score(sample, sample.reference_answer()).correct
     assert get_task(task).score(sample, "none").reason == "no number in the answer"
+
+
+def test_the_passkey_prompt_opens_with_the_instruction_and_the_bare_variant_does_not() -> None:
+    # The instruction of the passkey test in Landmark Attention (Mohtashami & Jaggi, 2023), as the
+    # YaRN paper ran it; a real chat model needs it (tasks/passkey.py, docs/real-model.md).
+    instructed, bare = build("passkey"), build("passkey-bare")
+    assert instructed.user_message().startswith(
+        "There is an important info hidden inside a lot of irrelevant"
+    )
+    assert bare.user_message() == f"{bare.context}\n\n{bare.question}"
+    assert instructed.needles[0].startswith("The pass key is ")

@@ -82,6 +82,11 @@ def eval_command(
     thinking_budget: int | None = typer.Option(
         None, "--thinking-budget", help="Extra max_tokens for reasoning before the answer."
     ),
+    native: str | None = typer.Option(
+        None,
+        "--native",
+        help="The model's native window (e.g. 8k): the summary says if recall fails inside it.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON document."),
     allow_errors: bool = typer.Option(
         False,
@@ -145,6 +150,7 @@ def eval_command(
             threshold=threshold,
             gate_test=gate_test,
             indifference=indifference,
+            native_context=parse_token_counts(native, what="--native")[0] if native else None,
         )
     except (ValidationError, ValueError) as error:
         raise _config_error(error) from None

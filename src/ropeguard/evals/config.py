@@ -44,6 +44,9 @@ class EvalConfig(BaseModel):
     no_think: bool = False
     thinking_budget: int | None = Field(default=None, ge=1)
     max_answer_tokens: int | None = Field(default=None, ge=1)
+    native_context: int | None = Field(
+        default=None, ge=1, description="the model's native window: lets the summary judge recall inside it"
+    )
     tokenizer: str | None = None
 
     concurrency: int | None = Field(

@@ -216,6 +216,7 @@ class Reply:
     reasoning: str | None = None
     finish_reason: str | None = None
     usage_prompt_tokens: int | None = None
+    completion_tokens: int | None = None
     latency_s: float | None = None
     attempts: int = 0
     error: str | None = None  # set: the request never produced an answer (status `error`)
@@ -268,11 +269,13 @@ def parse_reply(kind: str, body: dict[str, Any]) -> Reply:
         answer, reasoning = split_reasoning(choice.get("text") or "")
     usage = body.get("usage") or {}
     prompt_tokens = usage.get("prompt_tokens")
+    completion_tokens = usage.get("completion_tokens")
     return Reply(
         answer=answer,
         reasoning=reasoning,
         finish_reason=choice.get("finish_reason"),
         usage_prompt_tokens=prompt_tokens if isinstance(prompt_tokens, int) else None,
+        completion_tokens=completion_tokens if isinstance(completion_tokens, int) else None,
     )
 
 

@@ -116,6 +116,7 @@ class TransformersResponder:
                     reasoning=reasoning,
                     finish_reason="stop" if stop else "length",
                     usage_prompt_tokens=len(ids),
+                    completion_tokens=len(new) + stop,
                     latency_s=elapsed,
                     attempts=1,
                 )

@@ -9,6 +9,7 @@ from ropeguard.evals.prompts import Prepared
 from ropeguard.evals.results import TrialRecord
 from ropeguard.evals.tasks.base import Task
 from ropeguard.evals.tokenization import length_is_valid
+from ropeguard.evals.verdicts import REASON_CUT_AFTER_THINKING, REASON_THINKING_EXHAUSTED, degenerate_reason
 
 LENGTH_TOLERANCE = 0.01  # off by more than this from the prompt target: the trial is invalid
 # What a trial record copies from the built sample and from the reply, unchanged.
@@ -27,6 +28,11 @@ def judge(prepared: Prepared, reply: Reply, task: Task, *, replica: int | None) 
         prompt_tokens=prepared.prompt_tokens,
         replica=replica,
         status="error",
+        max_tokens=prepared.max_tokens,
+        completion_tokens=reply.completion_tokens,
+        fit_sentences=prepared.fit[0] if prepared.fit else None,
+        fit_chars=prepared.fit[1] if prepared.fit else None,
+        prompt_sha256=prepared.sha256(),
     )
     target = prepared.prompt_target
     if reply.error is not None:
@@ -40,17 +46,23 @@ def judge(prepared: Prepared, reply: Reply, task: Task, *, replica: int | None) 
     if usage is not None and abs(usage - prepared.prompt_tokens) > LENGTH_TOLERANCE * target:
         reason = f"server counted {usage} prompt tokens, we sent {prepared.prompt_tokens} (cut or altered)"
         return record.model_copy(update={"status": "invalid", "reason": reason})
+    # The rules and their order: evals/verdicts.py.
     answer = reply.answer or ""
-    if not answer.strip() and reply.finish_reason == "length":
-        reason = "no answer: max_tokens ran out" + (" while thinking" if reply.reasoning else "")
-        return record.model_copy(update={"status": "invalid", "reason": reason})
+    cut = reply.finish_reason == "length"
     score = task.score(sample, answer)
-    return record.model_copy(
-        update={
-            "status": "ok" if score.correct else "fail",
-            "correct": score.correct,
-            "score": 1.0 if score.correct else 0.0,
-            "predicted": list(score.predicted),
-            "reason": score.reason,
-        }
-    )
+    scored = {
+        "correct": score.correct,
+        "score": 1.0 if score.correct else 0.0,
+        "predicted": list(score.predicted),
+    }
+    if score.correct:
+        return record.model_copy(update={**scored, "status": "ok", "reason": score.reason})
+    if cut and reply.reasoning:
+        reason = REASON_CUT_AFTER_THINKING if answer.strip() else REASON_THINKING_EXHAUSTED
+        return record.model_copy(update={"status": "invalid", "reason": reason})
+    degenerate = degenerate_reason(answer, reply.finish_reason)
+    if degenerate is not None:
+        return record.model_copy(
+            update={**scored, "status": "fail", "reason": degenerate, "degenerate": True}
+        )
+    return record.model_copy(update={**scored, "status": "fail", "reason": score.reason})

@@ -29,6 +29,7 @@ def load_run(run_dir: Path | str) -> Run:
         depths=info.config.depths,
         threshold=info.config.threshold,
         task=info.config.task,
+        native_context=info.config.native_context,
     )
     if stored is not None:
         summary = summary.model_copy(

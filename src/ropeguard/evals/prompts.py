@@ -6,11 +6,19 @@ index 0), and each trial's own count is then checked: one whose needle or questi
 or shorter than the typical one by more than the 0.5% tolerance is refitted on its own.
 
 Prompt target = length - answer budget (the budget is max_tokens), so that prompt plus answer fit in
-the window the length names (RULER's convention).
+the window the length names (RULER's convention). The fit may land below the target by the tolerance,
+never above it: a prompt over its target would make prompt + max_tokens exceed a length served at
+exactly the server's max length, and vLLM would then shorten the answer budget without saying so.
+
+Every prepared trial carries its recipe (the fit: sentences, words of the last one) and the sha256
+of what is sent, so `trials.jsonl` is enough to rebuild each prompt byte for byte
+(`PromptBuilder.rebuild`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import random
 import threading
 from dataclasses import dataclass
@@ -26,27 +34,29 @@ FIT_TOLERANCE = 0.005
 ANSWER_MARGIN_TOKENS = 8
 
 
-# (filler sentences, words kept of the last one or None for all): the unit a prompt is fitted in.
+# (filler sentences, characters kept of the last one or None for all): the unit a prompt is fitted in.
 Fit = tuple[int, "int | None"]
 
 
 class TrimmedHaystack:
-    """A haystack whose n-th (last requested) sentence is cut to its first `words` words.
+    """A haystack whose n-th (last requested) sentence is cut to its first `chars` characters.
 
     Whole sentences are 20-60 tokens with a character-level tokenizer: too coarse for 0.5% of a
-    1k prompt. Cutting the last filler sentence gives word-level steps while every trial at a length
-    still shares the same filler, and the text before the cut still extends shorter lengths'.
+    1k prompt, and words are too (a prompt may land below its target by the tolerance, never above
+    it, so the window is only 0.5% wide). Cutting the last filler sentence at a character gives
+    steps of one token or less while every trial at a length still shares the same filler, and the
+    text before the cut still extends shorter lengths'.
     """
 
-    def __init__(self, base: SentenceSource, words: int) -> None:
+    def __init__(self, base: SentenceSource, chars: int) -> None:
         self.base = base
-        self.words = words
+        self.chars = chars
 
     def sentences(self, n: int) -> list[str]:
         full = list(self.base.sentences(n))
         if not full:
             return full
-        last = " ".join(full[-1].split()[: self.words])
+        last = full[-1][: self.chars].rstrip()
         return [*full[:-1], last] if last else full[:-1]
 
 
@@ -61,6 +71,16 @@ class Prepared:
     max_tokens: int
     messages: Messages | None = None
     text: str | None = None
+    fit: Fit | None = None
+
+    def sha256(self) -> str:
+        """The digest of exactly what is sent: the chat messages as canonical JSON, or the text."""
+        payload = self.text if self.messages is None else prompt_json(self.messages)
+        return hashlib.sha256((payload or "").encode()).hexdigest()
+
+
+def prompt_json(messages: Messages) -> str:
+    return json.dumps(messages, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
 class PromptBuilder:
@@ -95,8 +115,8 @@ class PromptBuilder:
         return TrialKey(task=self.config.task, length=length, depth=depth, index=index, seed=self.config.seed)
 
     def _build(self, key: TrialKey, fit: Fit) -> Sample:
-        n_sentences, words = fit
-        haystack: SentenceSource = self.haystack if words is None else TrimmedHaystack(self.haystack, words)
+        n_sentences, chars = fit
+        haystack: SentenceSource = self.haystack if chars is None else TrimmedHaystack(self.haystack, chars)
         # The natural haystack draws its stream lazily from one generator: two threads drawing at
         # once would interleave its random calls and change the text, so building is serialised
         # (it is string work; the slow part, counting, runs in parallel).
@@ -118,7 +138,7 @@ class PromptBuilder:
 
     def _fit(self, key: TrialKey, target: int) -> Fit:
         """Whole sentences first; if a sentence is too coarse for the tolerance (short lengths,
-        char-level tokenizers), the next sentence is added word by word."""
+        char-level tokenizers), the next sentence is added character by character."""
 
         def count(fit: Fit) -> int:
             return self._count(self._build(key, fit))
@@ -127,25 +147,23 @@ class PromptBuilder:
             fit_sentences(lambda n_sentences: count((n_sentences, None)), target, tolerance=FIT_TOLERANCE)
         )
         tokens = count((n, None))
-        if abs(tokens - target) <= FIT_TOLERANCE * target or tokens > target:
+        if tokens > target and n > 0:  # never above the target (module doc): one sentence less
+            n -= 1
+            tokens = count((n, None))
+        if tokens > target or target - tokens <= FIT_TOLERANCE * target:
             return n, None
         with self._build_lock:
-            words = len(self.haystack.sentences(n + 1)[-1].split())
-        low, high = 0, words  # count((n + 1, low)) <= target is known for low = 0 (= n sentences)
+            chars = len(self.haystack.sentences(n + 1)[-1])
+        low, high = 0, chars  # count((n + 1, low)) <= target is known for low = 0 (= n sentences)
         while high - low > 1:
             middle = (low + high) // 2
             if count((n + 1, middle)) <= target:
                 low = middle
             else:
                 high = middle
-        best = min(
-            ((n + 1, k) for k in {low, high} if k > 0),
-            key=lambda fit: abs(count(fit) - target),
-            default=(n, None),
-        )
-        if abs(count(best) - target) >= abs(tokens - target):
+        if low == 0:
             return n, None
-        return best
+        return n + 1, low
 
     def answer_budget(self, sample: Sample) -> int:
         if self.config.max_answer_tokens is not None:
@@ -181,14 +199,22 @@ class PromptBuilder:
         target = length - max_tokens
         sample = self._build(key, fit)
         tokens = self._count(sample)
-        if abs(tokens - target) > FIT_TOLERANCE * target:
-            sample = self._build(key, self._fit(key, target))
+        if tokens > target or target - tokens > FIT_TOLERANCE * target:
+            fit = self._fit(key, target)
+            sample = self._build(key, fit)
             tokens = self._count(sample)
         prepared = Prepared(
-            key=key, sample=sample, prompt_target=target, prompt_tokens=tokens, max_tokens=max_tokens
+            key=key, sample=sample, prompt_target=target, prompt_tokens=tokens, max_tokens=max_tokens, fit=fit
         )
         if self.config.mode == "chat":
             prepared.messages = self.messages(sample)
         else:
             prepared.text = self.text(sample)
         return prepared
+
+    def rebuild(self, length: int, depth: float, index: int, fit: Fit) -> Messages | str:
+        """The prompt a trial sent, from its record's key and recipe (`fit_sentences`, `fit_chars`):
+        chat messages in chat mode, else the text. Its `prompt_json` / text hashes to the record's
+        `prompt_sha256` when the run's config (task, seed, haystack) is the one given here."""
+        sample = self._build(self.key(length, depth, index), fit)
+        return self.messages(sample) if self.config.mode == "chat" else self.text(sample)

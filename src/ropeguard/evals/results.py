@@ -76,8 +76,22 @@ class TrialRecord(_Record):
     score: float | None = Field(default=None, description="1.0 right, 0.0 wrong, None unscored")
     status: TrialStatus
     reason: str = ""
+    degenerate: bool = Field(
+        default=False, description="a failure by degeneration: whitespace, no words, or a loop (verdicts.py)"
+    )
     latency_s: float | None = None
     finish_reason: str | None = None
+    max_tokens: int | None = Field(default=None, description="the answer budget sent")
+    completion_tokens: int | None = Field(
+        default=None, description="tokens generated (usage.completion_tokens, or counted in process)"
+    )
+    fit_sentences: int | None = Field(
+        default=None, description="haystack sentences of the prompt (with fit_chars: the prompt's recipe)"
+    )
+    fit_chars: int | None = Field(default=None, description="characters kept of the last one; None: all")
+    prompt_sha256: str | None = Field(
+        default=None, description="sha256 of the prompt as sent (chat messages as JSON, or the text)"
+    )
     attempts: int = 0
     replica: int | None = Field(default=None, description="index into RunInfo.server.base_urls")
     finished_at: datetime = Field(default_factory=utc_now)
@@ -117,6 +131,7 @@ class RunConfig(_Record):
     no_think: bool = False
     thinking_budget: int | None = None
     max_answer_tokens: int | None = None
+    native_context: int | None = None
     adaptive: bool = False
     gates: dict[int, float] | None = None
     threshold: float = 0.9
@@ -162,6 +177,8 @@ class LengthStats(_Record):
     correct: int = 0
     invalid: int = 0
     errors: int = 0
+    degenerate: int = Field(default=0, description="scored trials that failed by degenerating")
+    degenerate_rate: float | None = Field(default=None, description="degenerate / n; None when n == 0")
     mean_prompt_tokens: float | None = None
 
 
@@ -215,6 +232,9 @@ class Summary(_Record):
     prompt_tokens_sent: int = 0
     prefix_cache: PrefixCacheStats | None = None
     gates: list[GateVerdict] | None = None
+    verdict: str | None = Field(
+        default=None, description="run-level verdict, e.g. the model fails the task inside its window"
+    )
 
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

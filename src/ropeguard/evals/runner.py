@@ -190,6 +190,7 @@ def _run_locked(
                 depths=config.depths,
                 threshold=config.threshold,
                 task=config.task,
+                native_context=config.native_context,
             )
             cache = None
             if cache_before is not None and cache_after is not None:

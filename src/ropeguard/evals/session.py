@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ropeguard.errors import ServerGone
+from ropeguard.errors import ServerGone, UsageError
 from ropeguard.evals.config import EvalConfig
 from ropeguard.evals.endpoint import Reply
 from ropeguard.evals.judging import judge
@@ -20,6 +20,7 @@ from ropeguard.evals.ordering import Cell, order_trials
 from ropeguard.evals.prompts import Prepared, PromptBuilder
 from ropeguard.evals.results import PrefixCacheStats, ServerInfo, TrialLog, TrialRecord
 from ropeguard.evals.tokenization import Tokenizer
+from ropeguard.evals.verdicts import THINKING_FLAGS_HINT, thinking_hint
 
 DEFAULT_CONCURRENCY = 8
 
@@ -127,6 +128,7 @@ class Session:
     done: dict[str, TrialRecord] = field(default_factory=dict)
     primed_upto: dict[int, int] = field(default_factory=dict)
     in_flight: list[int] = field(default_factory=list)
+    answered: list[TrialRecord] = field(default_factory=list)
     _turn: int = 0
 
     def __post_init__(self) -> None:
@@ -155,9 +157,18 @@ class Session:
         self.log.append(record)
         self.done[record.trial_id] = record
         self.progress.advance(record)
+        self.check_thinking(record)
         if record.status != "error":
             self.primed_upto[chosen] = max(self.primed_upto.get(chosen, 0), cell[0])
         return record
+
+    def check_thinking(self, record: TrialRecord) -> None:
+        """Stop a grid that only measures a thinking model's budget (see verdicts.thinking_hint)."""
+        self.answered.append(record)
+        config = self.config
+        hint = thinking_hint(self.answered, no_think=config.no_think, thinking_budget=config.thinking_budget)
+        if hint is not None:
+            raise UsageError(hint, hint=THINKING_FLAGS_HINT)
 
     def pending(self, cells: Sequence[Cell]) -> list[Cell]:
         """Cells not finished yet (an `error` is retried on resume; any other status is final)."""

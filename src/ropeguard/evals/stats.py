@@ -18,6 +18,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
 from ropeguard.evals.results import CellStats, GateVerdict, LengthStats, Summary, TrialRecord
+from ropeguard.evals.verdicts import within_window_verdict
 
 Z95 = 1.959963984540054
 
@@ -121,6 +122,7 @@ def summarize(
     depths: Sequence[float] | None = None,
     threshold: float = 0.9,
     task: str | None = None,
+    native_context: int | None = None,
 ) -> Summary:
     """Per-cell and per-length accuracy with Wilson intervals, and the effective context.
 
@@ -137,7 +139,7 @@ def summarize(
     cells: list[CellStats] = []
     per_length: dict[int, LengthStats] = {}
     for length in all_lengths:
-        totals = {"n": 0, "correct": 0, "invalid": 0, "errors": 0}
+        totals = {"n": 0, "correct": 0, "invalid": 0, "errors": 0, "degenerate": 0}
         sent: list[int] = []
         for depth in all_depths:
             group = cell_trials.get((length, depth), [])
@@ -165,6 +167,7 @@ def summarize(
             totals["correct"] += correct
             totals["invalid"] += invalid
             totals["errors"] += errors
+            totals["degenerate"] += sum(1 for t in group if t.scored and t.degenerate)
             sent.extend(t.prompt_tokens for t in group if t.prompt_tokens is not None)
         low, high = wilson(totals["correct"], totals["n"])
         per_length[length] = LengthStats(
@@ -175,6 +178,8 @@ def summarize(
             correct=totals["correct"],
             invalid=totals["invalid"],
             errors=totals["errors"],
+            degenerate=totals["degenerate"],
+            degenerate_rate=totals["degenerate"] / totals["n"] if totals["n"] else None,
             mean_prompt_tokens=sum(sent) / len(sent) if sent else None,
         )
 
@@ -198,6 +203,7 @@ def summarize(
         trials=len(trials),
         status_counts=status_counts,
         prompt_tokens_sent=sum(_prompt_tokens(t) for t in trials),
+        verdict=within_window_verdict(per_length, threshold=threshold, native_context=native_context),
     )
 
 

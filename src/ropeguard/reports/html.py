@@ -94,7 +94,7 @@ def _run_sections(run: Run) -> tuple[str, list[str]]:
     for length in lengths:
         s = summary.lengths.get(length)
         if s is None:
-            rows.append([length, 0, "-", "-", "-", "-", "-"])
+            rows.append([length, 0, "-", "-", "-", "-", "-", "-"])
             continue
         rows.append(
             [
@@ -102,6 +102,7 @@ def _run_sections(run: Run) -> tuple[str, list[str]]:
                 s.n,
                 _fmt(s.accuracy),
                 f"[{s.ci_low:.2f}, {s.ci_high:.2f}]",
+                "-" if s.degenerate_rate is None else f"{s.degenerate_rate:.2f} ({s.degenerate})",
                 s.invalid,
                 s.errors,
                 _fmt(s.mean_prompt_tokens, 0),
@@ -111,39 +112,97 @@ def _run_sections(run: Run) -> tuple[str, list[str]]:
             warnings.append(f"length {length}: {s.invalid} invalid trial(s) (not counted in the accuracy)")
         if s.errors:
             warnings.append(f"length {length}: {s.errors} trial(s) failed with an error (no answer)")
-    effective = summary.effective_context
-    low, high = summary.effective_context_low, summary.effective_context_high
-    verdict = (
-        f"Effective context (accuracy &ge; {summary.effective_context_threshold:.2f}): "
-        f"<b>{_e(effective if effective is not None else 'none')}</b> tokens"
-        f" (range over the 95% intervals: {_e(low if low is not None else 'none')} to "
-        f"{_e(high if high is not None else 'none')})"
-    )
-    failures = [t for t in run.trials if t.status == "fail"][:8]
-    sample = ""
-    if failures:
-        sample = "<h3>Some wrong answers</h3>" + _table(
-            ["trial", "length", "depth", "expected", "answer"],
-            [
-                [t.trial_id, t.length, f"{t.depth:g}", ", ".join(t.expected), (t.answer or "")[:200]]
-                for t in failures
-            ],
-        )
+    verdict = f'<p class="verdict">{_effective_context_line(summary)}</p>'
+    if summary.verdict:
+        verdict += f'<p class="verdict"><b>{_e(summary.verdict)}</b></p>'
+        warnings.append(summary.verdict)
     html = (
-        f'<p class="verdict">{verdict}</p>'
-        "<h2>Recall by length and depth</h2>"
+        verdict + "<h2>Recall by length and depth</h2>"
         f'<div class="charts"><div>{svg.heatmap_svg(lengths, depths, cells)}</div>'
         f"<div>{svg.interval_chart_svg(points, summary.effective_context_threshold)}</div></div>"
         "<h2>Accuracy per length (Wilson 95% interval)</h2>"
         + _table(
-            ["length", "scored", "accuracy", "95% interval", "invalid", "errors", "mean prompt tokens"], rows
+            [
+                "length",
+                "scored",
+                "accuracy",
+                "95% interval",
+                "degenerate rate",
+                "invalid",
+                "errors",
+                "mean prompt tokens",
+            ],
+            rows,
         )
         + "<p>Status counts: "
         + _e(", ".join(f"{k} {v}" for k, v in sorted(summary.status_counts.items())) or "none")
         + "</p>"
-        + sample
+        + _reasons_section(run)
+        + _sample_answers(run)
     )
     return html, warnings
+
+
+def _effective_context_line(summary: Any) -> str:
+    threshold = summary.effective_context_threshold
+    effective, low, high = (
+        summary.effective_context,
+        summary.effective_context_low,
+        summary.effective_context_high,
+    )
+    if effective is None:
+        line = f"Effective context (accuracy &ge; {threshold:.2f}): <b>none</b>: no length reached it"
+    else:
+        line = f"Effective context (accuracy &ge; {threshold:.2f}): <b>{_e(effective)}</b> tokens"
+
+    def bound(value: int | None) -> str:
+        return "none" if value is None else f"{value} tokens"
+
+    return line + f" (range over the 95% intervals: {_e(bound(low))} to {_e(bound(high))})"
+
+
+def _reasons_section(run: Run) -> str:
+    """Why trials were not scored (invalid, error) or failed by degenerating: reason -> count."""
+    counts: dict[tuple[str, str], int] = {}
+    for trial in run.trials:
+        if trial.status in ("invalid", "error") or trial.degenerate:
+            kind = "degenerate" if trial.degenerate else trial.status
+            reason = trial.reason.split(": ", 1)[0] if trial.degenerate else trial.reason
+            counts[(kind, reason[:160])] = counts.get((kind, reason[:160]), 0) + 1
+    if not counts:
+        return ""
+    rows = [[kind, reason, count] for (kind, reason), count in sorted(counts.items(), key=lambda i: -i[1])]
+    return "<h3>Reasons for invalid, error and degenerate trials</h3>" + _table(
+        ["kind", "reason", "trials"], rows, left=2
+    )
+
+
+def _sample_answers(run: Run, per_status: int = 3) -> str:
+    """A few answers of each status, per length: what the model actually wrote."""
+    picked: list[Any] = []
+    seen: dict[tuple[int, str], int] = {}
+    for trial in sorted(run.trials, key=lambda t: (t.length, t.depth, t.index)):
+        kind = (trial.length, "degenerate" if trial.degenerate else trial.status)
+        if seen.get(kind, 0) < per_status:
+            seen[kind] = seen.get(kind, 0) + 1
+            picked.append(trial)
+    if not picked:
+        return ""
+    rows = [
+        [
+            t.length,
+            f"{t.depth:g}",
+            t.status + (" (degenerate)" if t.degenerate else ""),
+            ", ".join(t.expected),
+            repr((t.answer or "")[:160]),
+            t.completion_tokens if t.completion_tokens is not None else "-",
+            t.reason[:120],
+        ]
+        for t in picked[:40]
+    ]
+    return "<h3>Sample answers</h3>" + _table(
+        ["length", "depth", "status", "expected", "answer", "tokens generated", "reason"], rows, left=5
+    )
 
 
 def _comparison_section(result: Comparison) -> str:
@@ -258,6 +317,10 @@ def _settings_section(run: Run | None, probe: ProbeResult | None, plan: Mapping[
             ["seed", config.seed],
             ["haystack", config.haystack_file or config.haystack],
             ["mode", config.mode],
+            ["thinking", "off (--no-think)" if config.no_think else "template default"],
+            ["thinking budget", config.thinking_budget if config.thinking_budget is not None else "-"],
+            ["answer budget", config.max_answer_tokens if config.max_answer_tokens is not None else "auto"],
+            ["native window", config.native_context if config.native_context is not None else "-"],
         ]
     if probe is not None and run is None:
         rows += [["model", probe.source.model], ["endpoint", probe.source.base_url or "in process"]]

@@ -37,6 +37,7 @@ def render_grid_table(summary: Summary) -> Table:
         table.add_column(f"{depth:g}", justify="center")
     table.add_column("accuracy [95% CI]", justify="right")
     table.add_column("n", justify="right")
+    table.add_column("degenerate", justify="right")
     table.add_column("invalid/err", justify="right")
     for length in sorted(summary.lengths):
         stats = summary.lengths[length]
@@ -48,7 +49,8 @@ def render_grid_table(summary: Summary) -> Table:
         overall = (
             f"[{_style(stats.accuracy)}]{_cell(stats.accuracy)}[/] [{stats.ci_low:.2f}, {stats.ci_high:.2f}]"
         )
-        row.extend([overall, str(stats.n), f"{stats.invalid}/{stats.errors}"])
+        degenerate = "-" if stats.degenerate_rate is None else f"{stats.degenerate_rate:.2f}"
+        row.extend([overall, str(stats.n), degenerate, f"{stats.invalid}/{stats.errors}"])
         table.add_row(*row)
     effective = summary.effective_context
     caption = (
@@ -67,5 +69,7 @@ def render_grid_table(summary: Summary) -> Table:
             for v in summary.gates
         )
         caption += f"\ngates: {verdicts}"
+    if summary.verdict:
+        caption += f"\n{summary.verdict}"
     table.caption = caption
     return table
