@@ -22,6 +22,7 @@ from ropeguard.errors import RopeguardError, UsageError
 MAX_TOKEN_COUNT = 2**40  # token counts (targets, context lengths): ~1e12 tokens
 MAX_INTEGER = 2**53  # any other integer field: floats still hold it exactly
 MAX_LAYERS = 10_000  # work per layer (layer-type lists, memory sums) is bounded by this
+MAX_HEAD_DIM = 16_384  # per-dimension work (rope frequency tables) is bounded by this
 MAX_NUMBER = 1e300  # finite floats whose products with counts stay finite
 MAX_GPU_MEMORY_GIB = 1e6
 MAX_GPUS = 65_536

@@ -79,7 +79,10 @@ _INT_BOUNDS: Mapping[str, tuple[int, int]] = {
     "num_attention_heads": (1, validation.MAX_INTEGER),
     "num_key_value_heads": (1, validation.MAX_INTEGER),
     "hidden_size": (1, validation.MAX_INTEGER),
-    "head_dim": (1, validation.MAX_INTEGER),
+    "head_dim": (1, validation.MAX_HEAD_DIM),
+    "qk_rope_head_dim": (1, validation.MAX_HEAD_DIM),
+    "qk_nope_head_dim": (0, validation.MAX_HEAD_DIM),
+    "v_head_dim": (1, validation.MAX_HEAD_DIM),
     "max_position_embeddings": (1, validation.MAX_TOKEN_COUNT),
     "original_max_position_embeddings": (1, validation.MAX_TOKEN_COUNT),
     DECLARED_NATIVE_KEY: (1, validation.MAX_TOKEN_COUNT),
@@ -314,6 +317,11 @@ class _ConfigReader:
             raise ModelConfigError(
                 f"{self.origin}: config lacks the field '{self._field_name('head_dim')}' and "
                 f"hidden_size {hidden_size} is not a multiple of num_attention_heads {heads}"
+            )
+        if hidden_size // heads > validation.MAX_HEAD_DIM:
+            raise ModelConfigError(
+                f"{self.origin}: hidden_size {hidden_size} / num_attention_heads {heads} gives a head "
+                f"dimension over {validation.MAX_HEAD_DIM}"
             )
         return hidden_size // heads
 
