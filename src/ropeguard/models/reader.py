@@ -71,7 +71,6 @@ _UNSUPPORTED_KEYS: Mapping[str, str] = {
     "rotary_emb_fraction": "flash-attn style rotary_emb_fraction",
     "alibi": "ALiBi positions (no rotary embedding)",
 }
-MAX_ROTARY_DIM = 65_536
 # Integer fields that must be at least 1 (a divisor, a count of something that exists) or bounded
 # tighter than validation.MAX_INTEGER (per-layer work grows with them); the rest may be 0.
 _INT_BOUNDS: Mapping[str, tuple[int, int]] = {
@@ -415,13 +414,6 @@ class _ConfigReader:
             raise ModelConfigError(
                 f"{self.origin}: rotary dimension {rotary_dim} (head_dim {head_dim} x partial_rotary_factor "
                 f"{partial}) must be a positive even number"
-            )
-        # The rope math holds one value per rotary pair: bound it before anything is allocated (real
-        # models use 64-576; a 1e9 head_dim is a broken config, not a model).
-        if rotary_dim > MAX_ROTARY_DIM:
-            raise ModelConfigError(
-                f"{self.origin}: rotary dimension {rotary_dim} is beyond {MAX_ROTARY_DIM}",
-                hint="check head_dim / qk_rope_head_dim / hidden_size and num_attention_heads",
             )
         return RopeSpec(
             rope_type=cast(RopeType, rope_type),
