@@ -141,8 +141,8 @@ class Task(BaseModel, ABC):
         """The trial's sample: its needles in the first ``n_sentences`` of the haystack."""
         if key.task != self.name:
             raise ValueError(f"trial key for task {key.task!r} given to task {self.name!r}")
-        needles, question, expected = self.make_needles(key.rng())
-        context = place_needles(haystack.sentences(n_sentences), needles, key.depth)
+        needles, question, expected = self.needles_for(key)
+        context = self.place(haystack.sentences(n_sentences), needles, key)
         return Sample(
             trial_id=key.trial_id,
             task=self.name,
@@ -157,6 +157,14 @@ class Task(BaseModel, ABC):
             n_sentences=n_sentences,
             preamble=self.preamble,
         )
+
+    def needles_for(self, key: TrialKey) -> tuple[list[str], str, list[str]]:
+        """The trial's needles, question and expected values (drawn from the trial's own rng)."""
+        return self.make_needles(key.rng())
+
+    def place(self, sentences: list[str], needles: list[str], key: TrialKey) -> str:
+        """The context: the needles among the filler sentences (the first at the trial's depth)."""
+        return place_needles(sentences, needles, key.depth)
 
     def order_expected(self, expected: list[str], needles: list[str], context: str) -> list[str]:
         """The order of the trained answer; by default the order the task asked for."""

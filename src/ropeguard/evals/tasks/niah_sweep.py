@@ -20,8 +20,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from ropeguard.evals.haystack import SentenceSource
-from ropeguard.evals.tasks.base import Sample, Task, TrialKey, random_number
+from ropeguard.evals.tasks.base import Task, TrialKey, random_number
 from ropeguard.evals.tasks.keys import needle_sentence, random_keys
 from ropeguard.evals.tasks.registry import register_task
 
@@ -59,33 +58,28 @@ class NiahSweepTask(Task):
         canonical = f"{key.task}|{key.length}|{key.index}|{key.seed}"
         return random.Random(int.from_bytes(hashlib.sha256(canonical.encode()).digest()[:8], "big"))
 
-    def build(self, key: TrialKey, haystack: SentenceSource, n_sentences: int) -> Sample:
-        if key.task != self.name:
-            raise ValueError(f"trial key for task {key.task!r} given to task {self.name!r}")
+    def _asked(self, key: TrialKey) -> int:
+        """The grid depth nearest the trial's (the trial's depth is one of the grid's when the
+        builder passed them): the needle the question names."""
+        return min(range(len(self.depths)), key=lambda i: abs(self.depths[i] - key.depth))
+
+    def needles_for(self, key: TrialKey) -> tuple[list[str], str, list[str]]:
         needles, keys, values = self._needles(self.document_rng(key))
-        # The asked needle is the one whose depth is nearest the trial's (the trial's depth is one of
-        # the grid's when the builder passed them).
-        asked = min(range(len(self.depths)), key=lambda i: abs(self.depths[i] - key.depth))
-        sentences = list(haystack.sentences(n_sentences))
+        asked = self._asked(key)
+        # The asked needle first (the convention of every task), then the distractors.
+        ordered = [needles[asked], *(n for i, n in enumerate(needles) if i != asked)]
+        return ordered, f"What is the special magic number for {keys[asked]}?", [values[asked]]
+
+    def place(self, sentences: list[str], needles: list[str], key: TrialKey) -> str:
+        """Every needle at its own grid depth, so all depths of a trial share the document."""
+        asked = self._asked(key)
+        depths = [self.depths[asked], *(d for i, d in enumerate(self.depths) if i != asked)]
         at: dict[int, list[str]] = {}
-        for depth, needle in sorted(zip(self.depths, needles, strict=True)):
+        for depth, needle in sorted(zip(depths, needles, strict=True)):
             at.setdefault(round(depth * len(sentences)), []).append(needle)
         parts: list[str] = []
         for index in range(len(sentences) + 1):
             parts.extend(at.get(index, ()))
             if index < len(sentences):
                 parts.append(sentences[index])
-        return Sample(
-            trial_id=key.trial_id,
-            task=self.name,
-            length=key.length,
-            depth=key.depth,
-            index=key.index,
-            seed=key.seed,
-            context=" ".join(parts),
-            question=f"What is the special magic number for {keys[asked]}?",
-            expected=[values[asked]],
-            # The asked needle first (the convention of every task), then the distractors.
-            needles=[needles[asked], *(n for i, n in enumerate(needles) if i != asked)],
-            n_sentences=n_sentences,
-        )
+        return " ".join(parts)
