@@ -16,6 +16,12 @@ Gates (docs/certify.md):
 
 Everything lands in OUT: `scaled/` and `baseline/` (each an eval run folder with server.log and
 plan.json), `scaled/report.html`, and `certificate.json` (this module's `Certificate`).
+
+With `base_url` no server is started: the deployment at that URL is certified against the plan (the
+settings it should have). Before any trial its `/v1/models` must show the plan's max length (else the
+gate "served max length" fails and no trial runs); the vLLM version from `/version` is compared with
+the plan's and both are recorded. The baseline runs only against `baseline_url`, an unscaled
+deployment of the same model.
 """
 
 from __future__ import annotations
@@ -27,14 +33,19 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TextIO
 
+from packaging.version import Version
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
+from ropeguard import validation
 from ropeguard.api import eval_on_server, plan_model
-from ropeguard.errors import UsageError
+from ropeguard.engines.vllm_versions import version_or_none
+from ropeguard.errors import EndpointError, UsageError
 from ropeguard.evals import EvalConfig
+from ropeguard.evals.endpoint import ServerFacts, preflight, without_userinfo
 from ropeguard.evals.results import TRIALS_FILE
 from ropeguard.evals.tasks import task_names
 from ropeguard.files import RunLock, results_on_interrupt, run_folder, write_atomic
+from ropeguard.http_client import auth_headers, public_url
 from ropeguard.lengths import parse_token_count
 from ropeguard.redaction import redact_model
 from ropeguard.reports.compare import compare_runs
@@ -71,6 +82,32 @@ class GateResult(BaseModel):
     detail: str = ""
 
 
+class EndpointFacts(BaseModel):
+    """What an endpoint ropeguard did not start showed before any trial (certify --base-url)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    base_url: str  # public form: no credentials, no query
+    model: str  # the served name the trials asked for
+    served: list[str]
+    max_model_len: int | None  # from /v1/models (None: the server does not show it)
+    engine: str | None = None
+    engine_version: str | None = None  # from /version (vLLM)
+    kv_cache_tokens: int | None = None  # from /metrics (vLLM's cache_config_info)
+
+    @classmethod
+    def of(cls, facts: ServerFacts) -> EndpointFacts:
+        return cls(
+            base_url=public_url(facts.base_url),
+            model=facts.model,
+            served=facts.served,
+            max_model_len=facts.max_model_len,
+            engine=facts.engine,
+            engine_version=facts.engine_version,
+            kv_cache_tokens=facts.kv_cache_tokens,
+        )
+
+
 class Certificate(BaseModel):
     """The outcome of one certification, written to OUT/certificate.json."""
 
@@ -82,7 +119,7 @@ class Certificate(BaseModel):
     native_context: int
     factor: float
     hf_overrides: dict[str, Any] | None
-    command: str  # the launch that was certified, as a shell line
+    command: str  # the launch that was certified, as a shell line (with an endpoint: the planned one)
     passed: bool
     gates: list[GateResult]
     lengths: list[int]
@@ -91,6 +128,9 @@ class Certificate(BaseModel):
     out_dir: str
     report_html: str | None = None
     warnings: list[str] = Field(default_factory=list)
+    # Set when certify measured a deployment it did not start (`base_url`): what the endpoints showed.
+    endpoint: EndpointFacts | None = None
+    baseline_endpoint: EndpointFacts | None = None
     wall_seconds: float = 0.0
     finished_at: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
 
@@ -165,6 +205,8 @@ def _say(echo: TextIO | None, text: str) -> None:
     if echo is not None:
         print(text, file=echo, flush=True)
 
+
+DEFAULT_READY_TIMEOUT_S = 900.0
 
 # Placeholder URL of the eval configs built before any server exists (replaced once one is up).
 _NO_SERVER_YET = "http://127.0.0.1:1/v1"
@@ -256,18 +298,23 @@ def certify(
     no_think: bool = False,
     cpu_kv_cache_gib: float | None = None,
     engine_args: list[str] | None = None,
-    ready_timeout: float = 900.0,
+    ready_timeout: float | None = None,
     echo: TextIO | None = sys.stderr,
     progress: bool = False,
+    base_url: str | None = None,
+    baseline_url: str | None = None,
     **plan_options: Any,
 ) -> Certificate:
     """Certify serving `model` at `target` tokens with ropeguard's plan; see the module docstring.
 
     `plan_options` go to `ropeguard.plan_model` (native, engine_version, gpu, ...) unless a
-    ready `plan` is given.
+    ready `plan` is given. `base_url`: certify the deployment there instead of starting one
+    (`baseline_url`: an unscaled deployment of the same model for the baseline); `ready_timeout`
+    defaults to 900 s.
     """
 
     started = time.monotonic()
+    check_endpoint_options(base_url, baseline_url, engine_args, cpu_kv_cache_gib, ready_timeout)
     target_tokens = parse_token_count(target, what="--target") if isinstance(target, str) else target
     if plan is None:
         plan = plan_model(model, target_tokens, **plan_options)
@@ -287,6 +334,7 @@ def certify(
         raise UsageError(f"a --gate length ({max(grid)}) is beyond the target {plan.target_context}")
     run_depths = list(depths or DEFAULT_DEPTHS)
     _positive(ready_timeout, "--ready-timeout")
+    wait_s = ready_timeout if ready_timeout is not None else DEFAULT_READY_TIMEOUT_S
     _positive(cpu_kv_cache_gib, "--cpu-kv-cache-gib")
 
     # Everything is checked before the first process starts: both evals, both launches, the folders.
@@ -308,6 +356,28 @@ def certify(
     )
     command = build_launch(spec).shell()
     short = [length for length in grid if length <= plan.native_context]
+    if base_url is not None:
+        endpoint_baseline: EvalConfig | None = None
+        if baseline and baseline_url is not None and plan.factor > 1.0 and short:
+            endpoint_baseline = _eval_config(model, short, baseline_dir, gates=None, **options)
+        for folder in (scaled_dir, baseline_dir):
+            _check_fresh(folder)
+        return _certify_endpoint(
+            model,
+            plan,
+            out,
+            command=command,
+            grid=grid,
+            short=short,
+            chosen_gates=chosen_gates,
+            scaled_config=scaled_config,
+            baseline_config=endpoint_baseline,
+            base_url=base_url,
+            baseline_url=baseline_url if baseline else None,
+            baseline=baseline,
+            started=started,
+            echo=echo,
+        )
     with_baseline = baseline and plan.factor > 1.0 and bool(short)
     base_spec: LaunchSpec | None = None
     baseline_config: EvalConfig | None = None
@@ -330,7 +400,7 @@ def certify(
         _say(
             echo, f"certify: serving {model} as planned (x{plan.factor:g}, max length {plan.target_context})"
         )
-        with start_server(spec, scaled_dir, ready_timeout=ready_timeout, echo=echo) as server:
+        with start_server(spec, scaled_dir, ready_timeout=wait_s, echo=echo) as server:
             write_atomic(scaled_dir / PLAN_FILE, plan.model_dump_json(indent=2))
             _say(echo, f"certify: recall grid {grid} against {server.base_url}")
             scaled = eval_on_server(server, _served(scaled_config, server, model))
@@ -344,7 +414,7 @@ def certify(
                 f"certify: baseline without scaling at the native window ({base_spec.max_model_len}), "
                 f"lengths {short}",
             )
-            with start_server(base_spec, baseline_dir, ready_timeout=ready_timeout, echo=echo) as server:
+            with start_server(base_spec, baseline_dir, ready_timeout=wait_s, echo=echo) as server:
                 baseline_run = eval_on_server(server, _served(baseline_config, server, model))
             results.append(_baseline_gate(baseline_run, scaled))
         elif baseline and plan.factor <= 1.0:
@@ -384,6 +454,202 @@ def certify(
     return certificate
 
 
+# ----------------------------------------------------------------- a deployment certify did not start
+
+# Options that shape the server certify starts: meaningless (and silently ignored would be a lie in
+# the certificate) when the server is someone else's.
+_SERVER_ONLY_OPTIONS = ("engine args after --", "--cpu-kv-cache-gib", "--ready-timeout")
+
+
+def check_endpoint_options(
+    base_url: str | None,
+    baseline_url: str | None,
+    engine_args: list[str] | None,
+    cpu_kv_cache_gib: float | None,
+    ready_timeout: float | None,
+) -> None:
+    """Refuse the option combinations that need a server certify starts (before anything is planned)."""
+    if base_url is None:
+        if baseline_url is not None:
+            raise UsageError("--baseline-url needs --base-url (without it certify starts its own baseline)")
+        return
+    given = (bool(engine_args), cpu_kv_cache_gib is not None, ready_timeout is not None)
+    for option, used in zip(_SERVER_ONLY_OPTIONS, given, strict=True):
+        if used:
+            raise UsageError(f"{option} cannot be used with --base-url: certify starts no server there")
+    validation.base_url(base_url)
+    if baseline_url is not None:
+        validation.base_url(baseline_url, "--baseline-url")
+
+
+def _endpoint(url: str, names: list[str]) -> ServerFacts:
+    """Pre-flight of an endpoint (the API key from the environment, as for `eval`), for the model
+    served under the first of `names` it serves, else the only model it serves."""
+    headers = auth_headers()
+    # httpx turns user:password@ in a URL into Basic auth, which would replace the key's header.
+    reach = without_userinfo(url) if headers else url
+    facts = preflight(reach, None, headers=headers)
+    chosen = next((name for name in names if name in facts.served), None)
+    if chosen is None and len(facts.served) == 1:
+        chosen = facts.served[0]
+    if chosen is None:
+        raise EndpointError(
+            f"{public_url(url)} serves {', '.join(facts.served)}, none of them {names[0]!r}",
+            hint="serve the model under its name (vLLM --served-model-name) or certify an endpoint "
+            "that serves only it",
+        )
+    if chosen != facts.model:
+        facts = preflight(reach, chosen, headers=headers)
+    facts.base_url = url  # the eval reaches it the same way, credentials dropped from what is kept
+    return facts
+
+
+def _max_length_gate(facts: ServerFacts, target: int) -> GateResult:
+    served = facts.max_model_len
+    verdict: Verdict = "pass" if served == target else "fail"
+    detail = f"/v1/models shows max_model_len {served}, the plan's target is {target}"
+    if served is not None and served != target:
+        detail += (
+            ": not the planned deployment, no trial was run"
+            if served < target
+            else ": it accepts lengths nobody certified, no trial was run"
+        )
+    return GateResult(
+        name="served max length",
+        minimum=float(target),
+        measured=float(served) if served is not None else None,
+        verdict=verdict,
+        detail=detail,
+    )
+
+
+def _version_warning(facts: ServerFacts, planned: str | None, what: str) -> str | None:
+    """The served vLLM version against the plan's: the plan's flags are the ones that version takes."""
+    if planned is None or facts.engine_version is None:
+        return None
+    served_v, planned_v = version_or_none(facts.engine_version), version_or_none(planned)
+    if served_v is not None and planned_v is not None:
+        same = Version(served_v.base_version) == Version(planned_v.base_version)
+    else:
+        same = facts.engine_version == planned
+    if same:
+        return None
+    return (
+        f"{what} runs vLLM {facts.engine_version} (/version), the plan is for vLLM {planned}: "
+        f"re-plan with --engine-version {facts.engine_version} if its flags differ"
+    )
+
+
+def _at_endpoint(config: EvalConfig, url: str, facts: ServerFacts) -> EvalConfig:
+    """The validated config pointed at an endpoint (its key, if any, comes from the environment)."""
+    return config.model_copy(update={"base_urls": [url], "model": facts.model})
+
+
+def _certify_endpoint(
+    model: str,
+    plan: ContextPlan,
+    out: Path,
+    *,
+    command: str,
+    grid: list[int],
+    short: list[int],
+    chosen_gates: dict[int, float],
+    scaled_config: EvalConfig,
+    baseline_config: EvalConfig | None,
+    base_url: str,
+    baseline_url: str | None,
+    baseline: bool,
+    started: float,
+    echo: TextIO | None,
+) -> Certificate:
+    """certify against a deployment it did not start: its facts against the plan, then the grid."""
+    # Lazy, like eval_on_server: the eval core loads when a run starts.
+    from ropeguard.evals import run as run_eval
+
+    scaled_dir, baseline_dir = scaled_config.out_dir, out / "baseline"
+    assert scaled_dir is not None
+    names = [model, plan.model]
+    facts = _endpoint(base_url, names)
+    base_facts = _endpoint(baseline_url, names) if baseline_url is not None and baseline_config else None
+    warnings = list(plan.warnings)
+    for found, what in ((facts, "the endpoint"), (base_facts, "the baseline endpoint")):
+        warning = _version_warning(found, plan.engine_version, what) if found is not None else None
+        if warning is not None:
+            warnings.append(warning)
+    if facts.max_model_len is None:
+        warnings.append(
+            f"{public_url(base_url)} does not show max_model_len in /v1/models: the served max length "
+            "was not compared with the plan"
+        )
+    results: list[GateResult] = []
+    scaled: Run | None = None
+    baseline_run: Run | None = None
+    report_html: str | None = None
+
+    with RunLock(out), results_on_interrupt(out):
+        if facts.max_model_len is not None:
+            results.append(_max_length_gate(facts, plan.target_context))
+        if results and results[0].verdict == "fail":
+            _say(echo, f"certify: {public_url(base_url)}: {results[0].detail}")
+        else:
+            write_atomic(scaled_dir / PLAN_FILE, plan.model_dump_json(indent=2))
+            _say(echo, f"certify: recall grid {grid} against {public_url(base_url)} ({facts.model})")
+            scaled = run_eval(
+                scaled_config.model_copy(update={"base_urls": [base_url], "model": facts.model})
+            )
+            results += _recall_gates(scaled, chosen_gates)
+            if base_facts is not None and baseline_config is not None and baseline_url is not None:
+                _say(echo, f"certify: baseline lengths {short} against {public_url(baseline_url)}")
+                baseline_run = run_eval(
+                    baseline_config.model_copy(
+                        update={"base_urls": [baseline_url], "model": base_facts.model}
+                    )
+                )
+                results.append(_baseline_gate(baseline_run, scaled))
+            elif baseline and plan.factor > 1.0:
+                warnings.append(
+                    "no baseline was measured (the short-input cost of static YaRN): pass --baseline-url "
+                    "with an unscaled deployment of the same model"
+                    if baseline_url is None
+                    else "no grid length fits the native window: the short-input cost was not measured"
+                )
+            elif baseline and baseline_url is not None:
+                warnings.append("no scaling planned (target within the native window): --baseline-url unused")
+            report = write_report(
+                scaled_dir,
+                baseline=baseline_dir if baseline_run is not None else None,
+                within=plan.native_context,
+            )
+            report_html = str(report.html)
+        certificate = Certificate(
+            model=plan.model,
+            target_context=plan.target_context,
+            native_context=plan.native_context,
+            factor=plan.factor,
+            hf_overrides=plan.hf_overrides,
+            command=command,
+            passed=bool(results) and all(result.verdict == "pass" for result in results),
+            gates=results,
+            lengths=grid,
+            recall=(
+                {length: stats.accuracy for length, stats in scaled.summary.lengths.items()} if scaled else {}
+            ),
+            baseline_recall=(
+                {length: stats.accuracy for length, stats in baseline_run.summary.lengths.items()}
+                if baseline_run is not None
+                else None
+            ),
+            out_dir=str(out),
+            report_html=report_html,
+            warnings=warnings,
+            endpoint=EndpointFacts.of(facts),
+            baseline_endpoint=EndpointFacts.of(base_facts) if base_facts is not None else None,
+            wall_seconds=round(time.monotonic() - started, 1),
+        )
+        write_atomic(out / CERTIFICATE_FILE, redact_model(certificate).model_dump_json(indent=2))
+    return certificate
+
+
 def default_out_dir() -> Path:
     return run_folder("certify")
 
@@ -401,6 +667,9 @@ def render_certificate(certificate: Certificate) -> str:
         bound = ""
         if gate.length is not None and gate.minimum is not None:
             bound = f" >= {gate.minimum:.2f}"
+        if gate.length is None and gate.n == 0:  # a fact compared, not a measured rate
+            lines.append(f"  [{gate.verdict}] {gate.name}: {gate.detail}")
+            continue
         lines.append(f"  [{gate.verdict}] {gate.name}{bound}: {measured} (n={gate.n}; {gate.detail})")
     if certificate.baseline_recall is not None:
         lines.append("")
@@ -411,8 +680,24 @@ def render_certificate(certificate: Certificate) -> str:
             lines.append(f"  {length:>6}  {_fmt(scaled):>6}  {_fmt(base):>8}")
     for warning in certificate.warnings:
         lines.append(f"  warning: {warning}")
-    lines += ["", f"  served with: {certificate.command}", f"  report: {certificate.report_html}"]
+    if certificate.endpoint is not None:
+        lines += _endpoint_lines("endpoint", certificate.endpoint)
+        if certificate.baseline_endpoint is not None:
+            lines += _endpoint_lines("baseline endpoint", certificate.baseline_endpoint)
+        lines += ["", f"  planned launch (not started by certify): {certificate.command}"]
+    else:
+        lines += ["", f"  served with: {certificate.command}"]
+    lines.append(f"  report: {certificate.report_html or '- (no trial was run)'}")
     return "\n".join(lines) + "\n"
+
+
+def _endpoint_lines(what: str, facts: EndpointFacts) -> list[str]:
+    engine = f"{facts.engine} {facts.engine_version}" if facts.engine_version else "engine not shown"
+    return [
+        "",
+        f"  {what}: {facts.base_url} serves {facts.model} (max_model_len {facts.max_model_len or '-'}, "
+        f"{engine})",
+    ]
 
 
 def _fmt(value: float | None) -> str:

@@ -57,14 +57,33 @@ def certify_command(
     offline: bool = OFFLINE,
     cpu_kv_cache_gib: float | None = CPU_KV,
     ready_timeout: float = READY_TIMEOUT,
+    base_url: str | None = typer.Option(
+        None,
+        "--base-url",
+        help="Certify the deployment at this URL (ending in /v1) against the plan; no server is started.",
+    ),
+    baseline_url: str | None = typer.Option(
+        None, "--baseline-url", help="With --base-url: an unscaled deployment of the model, for the baseline."
+    ),
 ) -> None:
     """Serve MODEL as planned, run the recall grid (and an unscaled baseline), report; exit 1 below a gate.
 
     Extra vLLM flags go after `--` (both servers get them); flags the plan sets are refused there.
+    With --base-url the deployment there is certified instead (its max_model_len must be the target);
+    the API key comes from ROPEGUARD_API_KEY or OPENAI_API_KEY.
     """
     # Lazy: the CLI imports every command module at start; this command's library loads when it runs.
-    from ropeguard.certify import certify, render_certificate
+    from ropeguard.certify import certify, check_endpoint_options, render_certificate
 
+    # None = not given (certify refuses a --ready-timeout given with --base-url, and defaults it).
+    # By name: typer's Context may carry its own ParameterSource enum, not click's.
+    source = ctx.get_parameter_source("ready_timeout")
+    timeout_given = source is not None and source.name in ("COMMANDLINE", "ENVIRONMENT")
+
+    engine_args = list(ctx.args)
+    check_endpoint_options(
+        base_url, baseline_url, engine_args, cpu_kv_cache_gib, ready_timeout if timeout_given else None
+    )
     options = PlanOptions(
         native, engine_version, gpu, gpu_memory, num_gpus, kv_cache_dtype, quantization, force, offline
     )
@@ -84,9 +103,11 @@ def certify_command(
             task=task,
             no_think=no_think,
             cpu_kv_cache_gib=cpu_kv_cache_gib,
-            engine_args=list(ctx.args),
-            ready_timeout=ready_timeout,
+            engine_args=engine_args,
+            ready_timeout=ready_timeout if timeout_given else None,
             progress=not json_output,
+            base_url=base_url,
+            baseline_url=baseline_url,
         )
     if json_output:
         typer.echo(json.dumps(certificate.model_dump(mode="json"), indent=2))
