@@ -98,6 +98,11 @@ def test_long_ctx_without_scaling_is_rg205_with_plans_line_as_fix(folder: Path) 
     assert run(folder, "fixed.sh", finding.fix + "\n") == []
 
 
+def test_yarn_without_a_factor_scales_nothing(folder: Path) -> None:
+    (finding,) = run(folder, "serve.sh", "llama-server -m model.gguf -c 32768 --rope-scaling yarn\n")
+    assert finding.rule == "RG205" and "no --rope-scale" in finding.message
+
+
 def test_within_the_native_context_is_clean(folder: Path) -> None:
     assert run(folder, "serve.sh", "llama-server -m model.gguf -c 8192\n") == []
     assert run(folder, "zero.sh", "llama-server -m model.gguf -c 0\n") == []

@@ -83,11 +83,10 @@ def _factor(launch: Launch) -> tuple[float, str] | None:
 
 
 def _scales(launch: Launch) -> bool:
-    """The launch applies rope scaling of its own (a type other than none, or a factor)."""
-    kind = _scaling(launch)
-    if kind == "none":
-        return False
-    return kind is not None or _factor(launch) is not None
+    """The launch applies rope scaling of its own: a factor, under a type other than none. A type
+    alone scales nothing: llama.cpp then takes the GGUF's own freq scale (1 for a model without
+    scaling; llama-context.cpp: `rope_freq_scale == 0 ? rope_freq_scale_train : ...`)."""
+    return _scaling(launch) != "none" and _factor(launch) is not None
 
 
 def _line(launch: Launch, *flags: str) -> int:
@@ -128,12 +127,18 @@ def unscaled_long(ctx: LaunchContext) -> list[Hit]:
     launch, spec, length = ctx.launch, ctx.spec, _ctx(ctx.launch)
     if spec is None or length is None or _scales(launch) or length <= spec.native_context:
         return []
+    kind = _scaling(launch)
+    what = (
+        f"with --rope-scaling {kind} but no --rope-scale (the factor stays 1)"
+        if kind not in (None, "none")
+        else "with no rope scaling"
+    )
     return [
         Hit(
             "error",
             _line(launch, "--ctx-size"),
-            f"llama.cpp -c {length} is beyond {spec.model}'s native context {spec.native_context} with no "
-            "rope scaling: llama-server starts (it only warns that n_ctx exceeds n_ctx_train) and "
+            f"llama.cpp -c {length} is beyond {spec.model}'s native context {spec.native_context} {what}: "
+            "llama-server starts (it only warns that n_ctx exceeds n_ctx_train) and "
             f"prompts past {spec.native_context} silently degrade; add YaRN flags",
         )
     ]
