@@ -100,7 +100,7 @@ def test_long_ctx_without_scaling_is_rg205_with_plans_line_as_fix(folder: Path) 
 
 def test_yarn_without_a_factor_scales_nothing(folder: Path) -> None:
     (finding,) = run(folder, "serve.sh", "llama-server -m model.gguf -c 32768 --rope-scaling yarn\n")
-    assert finding.rule == "RG205" and "no --rope-scale" in finding.message
+    assert finding.rule == "RG205" and "no usable --rope-scale" in finding.message
 
 
 def test_within_the_native_context_is_clean(folder: Path) -> None:
@@ -236,3 +236,18 @@ def test_real_smollm2_gguf(tmp_path: Path) -> None:
     assert rules(run(tmp_path, "base.sh", f"llama-server -m {path} -c 4096 --rope-freq-base 10000\n")) == [
         "RG202"
     ]
+
+
+def test_odd_values_are_not_judged(folder: Path) -> None:
+    # a 20-digit length, NaN / infinite factors and bases, a variable: no claim rests on them
+    text = (
+        "llama-server -m model.gguf -c 99999999999999999999 --rope-scaling yarn --rope-scale 4\n"
+        "llama-server -m model.gguf -c 8192 --rope-freq-base inf --yarn-orig-ctx 99999999999999999999\n"
+        "llama-server -m $MODEL -c $CTX\n"
+        "llama-server -m model.gguf -c\n"
+    )
+    assert run(folder, "odd.sh", text) == []
+    (finding,) = run(
+        folder, "nan.sh", "llama-server -m model.gguf -c 32768 --rope-scaling yarn --rope-scale nan\n"
+    )
+    assert finding.rule == "RG205"

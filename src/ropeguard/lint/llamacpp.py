@@ -22,6 +22,7 @@ from ropeguard.lint.launch import Launch, Value, parse_length
 from ropeguard.lint.rules import Hit
 from ropeguard.models.spec import ModelSpec
 from ropeguard.plan import make_plan
+from ropeguard.validation import MAX_TOKEN_COUNT
 
 ENGINE = "llama.cpp"
 # llama-cpp-python's `--rope_scaling_type` is the enum llama.h numbers (-1 unspecified).
@@ -56,11 +57,16 @@ def _number(value: Value | None) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def _ctx(launch: Launch) -> int | None:
-    """The served length `-c` asks for; 0 (the model's own) and `$VAR` are not a length to judge."""
-    value = launch.llama.get("--ctx-size")
+def _length(launch: Launch, flag: str) -> int | None:
+    """A token count flag; 0 (the model's own), `$VAR` and counts no model serves are not judged."""
+    value = launch.llama.get(flag)
     length = parse_length(value.text) if value is not None else None
-    return length if length else None
+    return length if length and length <= MAX_TOKEN_COUNT else None
+
+
+def _ctx(launch: Launch) -> int | None:
+    """The served length `-c` asks for."""
+    return _length(launch, "--ctx-size")
 
 
 def _scaling(launch: Launch) -> str | None:
@@ -129,7 +135,7 @@ def unscaled_long(ctx: LaunchContext) -> list[Hit]:
         return []
     kind = _scaling(launch)
     what = (
-        f"with --rope-scaling {kind} but no --rope-scale (the factor stays 1)"
+        f"with --rope-scaling {kind} but no usable --rope-scale (the factor stays 1)"
         if kind not in (None, "none")
         else "with no rope scaling"
     )
@@ -147,7 +153,7 @@ def unscaled_long(ctx: LaunchContext) -> list[Hit]:
 def wrong_original(ctx: LaunchContext) -> list[Hit]:
     launch, spec = ctx.launch, ctx.spec
     original = launch.llama.get("--yarn-orig-ctx")
-    written = parse_length(original.text) if original is not None else None
+    written = _length(launch, "--yarn-orig-ctx")
     if spec is None or not written or _scaling(launch) == "none":
         return []  # 0 or absent: llama.cpp takes the GGUF's own trained context, which is right
     native = _native(spec)
@@ -186,9 +192,7 @@ def wrong_factor(ctx: LaunchContext) -> list[Hit]:
     if found is None or length is None or _scaling(launch) == "none":
         return []
     factor, written = found
-    original = (
-        parse_length(launch.llama["--yarn-orig-ctx"].text) if "--yarn-orig-ctx" in launch.llama else None
-    )
+    original = _length(launch, "--yarn-orig-ctx")
     if not original and spec is not None:
         original = _native(spec)
     if not original:
