@@ -19,6 +19,7 @@ from ropeguard.lint.launch import (
     Value,
     declared_image_version,
     image_version,
+    is_llamacpp_image,
     is_vllm_image,
     parse_override,
 )
@@ -94,13 +95,84 @@ def env_assignments(words: list[Word]) -> tuple[dict[str, Value], list[Word]]:
     return env, words[index:]
 
 
+# llama.cpp's server flags lint reads (tools/server/README.md, common/arg.cpp in ggml-org/llama.cpp),
+# short and llama-cpp-python spellings mapped to llama-server's long name.
+_LLAMA_FLAGS = {
+    "-m": "--model",
+    "--model": "--model",
+    "-hf": "--hf-repo",
+    "-hfr": "--hf-repo",
+    "--hf-repo": "--hf-repo",
+    "-c": "--ctx-size",
+    "--ctx-size": "--ctx-size",
+    "--n-ctx": "--ctx-size",  # llama-cpp-python's server settings (`--n_ctx`)
+    "--rope-scaling": "--rope-scaling",
+    "--rope-scaling-type": "--rope-scaling",  # llama-cpp-python: an int (0 none, 1 linear, 2 yarn)
+    "--rope-scale": "--rope-scale",
+    "--rope-freq-scale": "--rope-freq-scale",
+    "--rope-freq-base": "--rope-freq-base",
+    "--yarn-orig-ctx": "--yarn-orig-ctx",
+    "--yarn-ext-factor": "--yarn-ext-factor",
+    "--yarn-attn-factor": "--yarn-attn-factor",
+    "--yarn-beta-fast": "--yarn-beta-fast",
+    "--yarn-beta-slow": "--yarn-beta-slow",
+}
+_LLAMA_SERVERS = ("llama-server", "server")  # `server` was llama.cpp's binary name before mid-2024
+
+
+def _runs_llamacpp(words: list[Word], image_context: bool) -> bool:
+    """`llama-server`, `./llama-server`, `build/bin/llama-server`, `python -m llama_cpp.server`, or
+    `docker run ... ghcr.io/ggml-org/llama.cpp:server ...` (its entrypoint is llama-server)."""
+    for index, word in enumerate(words[:12]):
+        text = word.text
+        base = text.rsplit("/", 1)[-1]
+        if base == "llama-server" or (base == "server" and "llama" in text and "/" in text):
+            return True
+        if text == "llama_cpp.server" and index > 0 and words[index - 1].text == "-m":
+            return True
+        if is_llamacpp_image(text):
+            return True
+    return image_context and any(_normal_flag(w.text.split("=", 1)[0]) in _LLAMA_FLAGS for w in words)
+
+
+def llamacpp_launch(words: list[Word], *, path: str, source: str, env: dict[str, Value]) -> Launch:
+    """The llama.cpp flags of a server launch, by long name; values as written (never expanded)."""
+    launch = Launch(path=path, line=words[0].line, source=source, env=env, engine="llama.cpp")
+    for index, word in enumerate(words):
+        name, eq, inline = word.text.partition("=")
+        flag = _LLAMA_FLAGS.get(_normal_flag(name)) if name.startswith("-") else None
+        if flag is None:
+            continue
+        if eq:
+            value = Value(inline, word.line, word.verbatim)
+        elif index + 1 < len(words):
+            nxt = words[index + 1]
+            value = Value(nxt.text, nxt.line, nxt.verbatim)
+        else:
+            continue
+        if value.text == "llama_cpp.server":
+            continue  # `python -m llama_cpp.server`: the module, not a model
+        launch.llama.setdefault(flag, value)
+        if flag == "--model" or (flag == "--hf-repo" and launch.model is None):
+            launch.model = value
+    return launch
+
+
 def launch_from_words(
-    words: list[Word], *, path: str, source: str, vllm_context: bool = False
+    words: list[Word],
+    *,
+    path: str,
+    source: str,
+    vllm_context: bool = False,
+    llamacpp_context: bool = False,
 ) -> Launch | None:
-    """A Launch when these words run vLLM (or pass it engine flags); None for anything else."""
+    """A Launch when these words run vLLM or llama.cpp's server (or pass them engine flags, in an
+    image that runs one); None for anything else."""
     env, words = env_assignments(words)
     if not words:
         return None
+    if _runs_llamacpp(words, llamacpp_context):
+        return llamacpp_launch(words, path=path, source=source, env=env)
     normal = [_normal_flag(word.text.split("=", 1)[0]) for word in words]
     has_engine_flag = any(flag in ("--max-model-len", "--hf-overrides") for flag in normal)
     runs_vllm = mentions_vllm(words) or vllm_context

@@ -59,6 +59,10 @@ class Launch:
     # over its base image, a RayService runtime_env, a SkyPilot setup): they beat the image tag.
     engine_pins: list[Pin] = field(default_factory=list)
     flag_spans: dict[str, tuple[int, str]] = field(default_factory=dict)  # flag -> (line, raw text)
+    # "vllm", or "llama.cpp" for a llama-server / llama_cpp.server launch: then `llama` holds its
+    # rope flags by llama.cpp's long name (`-c` -> `--ctx-size`) and the vLLM fields stay empty.
+    engine: str = "vllm"
+    llama: dict[str, Value] = field(default_factory=dict)
 
 
 @dataclass
@@ -109,6 +113,15 @@ def declared_image_version(image: str) -> str | None:
         return None  # a local build (`vllm:cpu`): its tag is the user's, not a vLLM release
     last = text.rsplit("/", 1)[-1]
     return image_version(text) if ":" in last else "latest"
+
+
+def is_llamacpp_image(image: str) -> bool:
+    """llama.cpp's server images (`ghcr.io/ggml-org/llama.cpp:server`, `:server-cuda`, the older
+    `ghcr.io/ggerganov/llama.cpp:server`): their entrypoint is llama-server, so CMD / args are its flags."""
+    name, _, tag = image.strip().split("@", 1)[0].rpartition(":")
+    if not name or "/" in tag:
+        name, tag = image.strip(), ""
+    return name.lower().rsplit("/", 1)[-1] == "llama.cpp" and tag.startswith("server")
 
 
 def is_vllm_image(image: str) -> bool:

@@ -21,6 +21,7 @@ from packaging.version import Version
 
 from ropeguard.engines import vllm_versions as facts
 from ropeguard.errors import RopeguardError, UsageError
+from ropeguard.lint import llamacpp
 from ropeguard.lint.context import LaunchContext, ModelResolver, Planner, override_json
 from ropeguard.lint.finding import SEVERITY_ORDER, Edit, Finding, LintReport, Note
 from ropeguard.lint.launch import Extract, Launch, Pin, Value
@@ -370,6 +371,11 @@ def lint_report(
         file_notes: list[Note] = []
         try:
             for launch in extract.launches:
+                if launch.engine == llamacpp.ENGINE:
+                    file_findings.extend(
+                        _llamacpp_findings(launch, extract, item.path, resolver, planner, selected)
+                    )
+                    continue
                 resolved = versions.resolve(launch, extract)
                 if resolved.note is not None:
                     file_notes.append(Note(path=item.path, message=f"line {launch.line}: {resolved.note}"))
@@ -418,6 +424,32 @@ def lint_report(
     findings.sort(key=lambda f: (f.path, f.line, SEVERITY_ORDER[f.severity], f.rule))
     unique_edits = list(dict.fromkeys(edits))
     return LintReport(findings=findings, notes=notes, edits=unique_edits, files_read=read)
+
+
+def _llamacpp_findings(
+    launch: Launch, extract: Extract, path: str, resolver: ModelResolver, planner: Planner, selected: set[str]
+) -> list[Finding]:
+    """A llama.cpp server launch: llama.cpp's checks under the rule ids they mirror; no vLLM version,
+    no vLLM-only rule, and plan's llama.cpp command line as the fix (no --fix edit: flags move)."""
+    spec = resolver.resolve(llamacpp.model_key(launch))
+    ctx = LaunchContext(
+        launch=launch,
+        env=_env(launch, extract),
+        engine_version=Version(facts.NEWEST_KNOWN),  # unused by llama.cpp's checks
+        version_source="llama.cpp",
+        transformers_version=None,
+        spec=spec,
+        planner=planner,
+    )
+    findings: list[Finding] = []
+    for rule_id, check in llamacpp.CHECKS.items():
+        if rule_id not in selected:
+            continue
+        for hit in check(ctx):
+            if spec is not None and family_level(spec):
+                hit = replace(hit, message=hit.message + _family_note(spec))
+            findings.append(_finding(rule_id, hit, path, llamacpp.fix(ctx) if hit.fixable else None))
+    return findings
 
 
 def _family_note(spec: ModelSpec) -> str:

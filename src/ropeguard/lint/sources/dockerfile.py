@@ -11,7 +11,14 @@ import json
 import re
 
 from ropeguard.lint.argv import launch_from_words, pins_from_words
-from ropeguard.lint.launch import Extract, Pin, Value, declared_image_version, is_vllm_image
+from ropeguard.lint.launch import (
+    Extract,
+    Pin,
+    Value,
+    declared_image_version,
+    is_llamacpp_image,
+    is_vllm_image,
+)
 from ropeguard.lint.shellwords import Word, split_commands
 from ropeguard.lint.sources.registry import Source, register
 from ropeguard.lint.sources.shell import TRIGGERS
@@ -65,7 +72,7 @@ def _exec_words(body: str, line: int) -> list[Word] | None:
 
 def parse_dockerfile(path: str, text: str) -> Extract:
     extract = Extract(path=path, source="dockerfile")
-    vllm_stage = False
+    vllm_stage = llama_stage = False
     stage_version: Value | None = None
     entry: list[Word] = []
     cmd: list[Word] = []
@@ -76,10 +83,11 @@ def parse_dockerfile(path: str, text: str) -> Extract:
             continue
         instruction, rest = match.group(1).upper(), match.group(2)
         if instruction == "FROM":
-            _flush(extract, path, entry + cmd, vllm_stage, stage_version, stage_pins)
+            _flush(extract, path, entry + cmd, vllm_stage, stage_version, stage_pins, llama_stage)
             stage_pins = []
             image = next((part for part in rest.split() if not part.startswith("--")), "")
             vllm_stage = is_vllm_image(image)
+            llama_stage = is_llamacpp_image(image)  # its entrypoint is llama-server: CMD is its flags
             entry, cmd = [], []
             version = declared_image_version(image) if vllm_stage else None
             stage_version = Value(version, line) if version is not None else None
@@ -113,18 +121,26 @@ def parse_dockerfile(path: str, text: str) -> Extract:
                 cmd = words
             else:
                 entry = words
-    _flush(extract, path, entry + cmd, vllm_stage, stage_version, stage_pins)
+    _flush(extract, path, entry + cmd, vllm_stage, stage_version, stage_pins, llama_stage)
     return extract
 
 
 def _flush(
-    extract: Extract, path: str, words: list[Word], vllm_stage: bool, version: Value | None, pins: list[Pin]
+    extract: Extract,
+    path: str,
+    words: list[Word],
+    vllm_stage: bool,
+    version: Value | None,
+    pins: list[Pin],
+    llama_stage: bool = False,
 ) -> None:
     """A stage's ENTRYPOINT + CMD, read as the one argv the image runs, with the stage's own installs
     (a `RUN pip install vllm==X` over the base image decides the version, not the FROM tag)."""
     if not words:
         return
-    launch = launch_from_words(words, path=path, source="dockerfile", vllm_context=vllm_stage)
+    launch = launch_from_words(
+        words, path=path, source="dockerfile", vllm_context=vllm_stage, llamacpp_context=llama_stage
+    )
     if launch is not None:
         if launch.image_version is None and version is not None:
             launch.image_version = version

@@ -14,7 +14,18 @@ from ropeguard.lint.launch import Extract, Launch, Value
 from ropeguard.lint.shellwords import Word, split_commands
 from ropeguard.lint.sources.registry import Source, register
 
-TRIGGERS = ("vllm", "max-model-len", "max_model_len", "hf-overrides", "hf_overrides", "rope", "VLLM_")
+TRIGGERS = (
+    "vllm",
+    "max-model-len",
+    "max_model_len",
+    "hf-overrides",
+    "hf_overrides",
+    "rope",
+    "VLLM_",
+    "llama-server",
+    "llama_cpp",
+    "llama.cpp",
+)
 _ARRAY_START = re.compile(
     r"(?m)^[ \t]*(?:(?:local|declare|typeset)[ \t]+(?:-a[ \t]+)?)?([A-Za-z_]\w*)(\+?)=\("
 )

@@ -28,6 +28,7 @@ from ropeguard.lint.launch import (
     Pin,
     Value,
     declared_image_version,
+    is_llamacpp_image,
     is_vllm_image,
     parse_override,
 )
@@ -56,6 +57,7 @@ class _Scope:
     scripts: list[tuple[str, int]] = field(default_factory=list)
     env: dict[str, Value] = field(default_factory=dict)
     vllm_image: bool = False
+    llamacpp_image: bool = False  # llama.cpp's server image: its args are llama-server's flags
     image_version: Value | None = None
     model: Value | None = None
     max_model_len: Value | None = None
@@ -219,7 +221,8 @@ class _Reader:
             elif name in _ARGV_KEYS and isinstance(item, yaml.SequenceNode):
                 words = [self.word(part) for part in item.value if isinstance(part, yaml.ScalarNode)]
                 order = _ARGV_KEYS.index(name)
-                if any(w.text.startswith("--") or "vllm" in w.text.lower() for w in words):
+                # `-m`/`-c`: llama-server's short flags (its image takes only flags as args)
+                if any(w.text.startswith("-") or "vllm" in w.text.lower() for w in words):
                     scope.argv.append((order, words))
                 for part in item.value:
                     if isinstance(part, yaml.ScalarNode):
@@ -291,6 +294,7 @@ class _Reader:
     def image(self, node: yaml.Node, scope: _Scope) -> None:
         if isinstance(node, yaml.ScalarNode):
             text = str(node.value).removeprefix("docker:")
+            scope.llamacpp_image = scope.llamacpp_image or is_llamacpp_image(text)
             if is_vllm_image(text):
                 scope.vllm_image = True
                 version = declared_image_version(text)
@@ -317,13 +321,25 @@ def _launches(reader: _Reader, scope: _Scope, path: str, top: _Scope) -> list[La
     if words:
         # Kubernetes expands `$(NAME)` in command/args from the container's env; no shell runs.
         words = expand(words, variables, shell=False, k8s=True)
-        launch = launch_from_words(words, path=path, source="yaml", vllm_context=scope.vllm_image)
+        launch = launch_from_words(
+            words,
+            path=path,
+            source="yaml",
+            vllm_context=scope.vllm_image,
+            llamacpp_context=scope.llamacpp_image,
+        )
         if launch is not None:
             launches.append(launch)
     for text, line in scope.scripts:
         for command in split_commands(text, line):
             command = expand(command, variables, shell=True, k8s=True)
-            launch = launch_from_words(command, path=path, source="yaml", vllm_context=scope.vllm_image)
+            launch = launch_from_words(
+                command,
+                path=path,
+                source="yaml",
+                vllm_context=scope.vllm_image,
+                llamacpp_context=scope.llamacpp_image,
+            )
             if launch is not None:
                 launches.append(launch)
     keyed = scope.max_model_len is not None or scope.overrides or scope.rope_scaling is not None
