@@ -111,6 +111,7 @@ def test_a_rise_before_the_target_fails_the_gate_and_says_the_config_overstates_
     # The curve is in the scaled run folder, where `report` finds it.
     probe = read_probe(tmp_path / "c" / "scaled")
     assert probe.curve(8192) is not None and probe.bucket == 256
+    assert "perplexity by position" in (tmp_path / "c" / "scaled" / "report.html").read_text().lower()
 
 
 def test_a_flat_curve_passes_the_gate_without_a_warning(
