@@ -22,6 +22,13 @@ settings it should have). Before any trial its `/v1/models` must show the plan's
 gate "served max length" fails and no trial runs); the vLLM version from `/version` is compared with
 the plan's and both are recorded. The baseline runs only against `baseline_url`, an unscaled
 deployment of the same model.
+
+With `probe=True` the scaled server (own or `base_url`) is also probed: one document at the target
+length, NLL per position (`ropeguard.probe`), written to `scaled/probe.json` (the report shows the
+curve). The gate "perplexity to the target" passes when no degradation is detected before the target
+(and, with `max_nll_rise`, the largest rise over the in-window baseline is at most that many nats).
+A degradation that starts before 3/4 of the plan's native window is a warning: the claimed window is
+probably overstated.
 """
 
 from __future__ import annotations
@@ -55,6 +62,7 @@ from ropeguard.serve import LaunchSpec, build_launch, free_port, spec_from_plan,
 if TYPE_CHECKING:
     from ropeguard.evals.results import Run
     from ropeguard.plan import ContextPlan
+    from ropeguard.probe import ProbeResult
     from ropeguard.serve import Server
 
 SCHEMA_VERSION = 1
@@ -108,6 +116,21 @@ class EndpointFacts(BaseModel):
         )
 
 
+class ProbeFacts(BaseModel):
+    """What the probe at the target length measured (certify --probe; scaled/probe.json has the curve)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    length: int  # the requested length (the target)
+    prompt_tokens: int  # tokens scored (the target minus the one generated token)
+    bucket: int
+    baseline_nll: float | None  # mean NLL of the in-window baseline region (None: no baseline)
+    threshold: float  # rise over the baseline (nats) that counts as degradation
+    degradation_start: int | None  # first position of a sustained rise (None: none detected)
+    largest_rise: float | None  # largest bucket mean minus the baseline (nats)
+    max_nll_rise: float | None = None  # the bound the gate used, if one was given
+
+
 class Certificate(BaseModel):
     """The outcome of one certification, written to OUT/certificate.json."""
 
@@ -131,6 +154,8 @@ class Certificate(BaseModel):
     # Set when certify measured a deployment it did not start (`base_url`): what the endpoints showed.
     endpoint: EndpointFacts | None = None
     baseline_endpoint: EndpointFacts | None = None
+    # Set with certify --probe: the NLL probe of the scaled server at the target length.
+    probe: ProbeFacts | None = None
     wall_seconds: float = 0.0
     finished_at: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
 
@@ -199,6 +224,100 @@ def _baseline_gate(baseline: Run, scaled: Run) -> GateResult:
             f"scaled right only {overall.b_only}, p = {overall.p_value:.3g} ({overall.verdict})"
         ),
     )
+
+
+# Probe buckets: about 32 per document, a power of two, never below the probe's default (256).
+PROBE_BUCKETS_PER_TARGET = 32
+MIN_PROBE_BUCKET = 256
+
+
+def probe_bucket(target: int) -> int:
+    """target/32 rounded down to a power of two, at least MIN_PROBE_BUCKET (128K -> 4096)."""
+    per = max(target // PROBE_BUCKETS_PER_TARGET, 1)
+    return max(MIN_PROBE_BUCKET, 1 << (per.bit_length() - 1))
+
+
+def _run_probe(
+    plan: ContextPlan, url: str, model: str, api_key: str | None, run_dir: Path, echo: TextIO | None
+) -> ProbeResult:
+    """One document at the target length against the scaled server, written to run_dir/probe.json."""
+    # Lazy: the probe (and its HTTP source) loads only when asked for.
+    from ropeguard import http_client
+    from ropeguard.probe import probe_source, write_probe
+    from ropeguard.probe.sources import HttpLogprobSource
+
+    bucket = probe_bucket(plan.target_context)
+    _say(echo, f"certify: probing the NLL per position at {plan.target_context} ({bucket}-token buckets)")
+    # The server certify started may hold a key of its own (not the environment's): pass it on.
+    client = http_client.client(api_key=api_key, timeout=PROBE_TIMEOUT_S)
+    source = HttpLogprobSource(base_url=url, model=model, method="prompt_logprobs", client=client)
+    try:
+        result = probe_source(
+            source,
+            [plan.target_context],
+            bucket=bucket,
+            native=(plan.native_context, plan.native_context_source),
+            max_length=plan.target_context,
+            base_url=public_url(url),
+        )
+    finally:
+        source.close()
+    write_probe(run_dir, result)
+    return result
+
+
+PROBE_GATE = "perplexity to the target"
+PROBE_TIMEOUT_S = 1800.0  # one request scores the whole target length
+
+
+def _probe_gate(
+    result: ProbeResult, target: int, max_nll_rise: float | None
+) -> tuple[GateResult, ProbeFacts]:
+    curve = result.curve(target)
+    assert curve is not None  # probe_source scores every requested length
+    base = result.baseline
+    facts = ProbeFacts(
+        length=target,
+        prompt_tokens=curve.prompt_tokens,
+        bucket=result.bucket,
+        baseline_nll=base.mean_nll if base is not None else None,
+        threshold=result.threshold,
+        degradation_start=curve.degradation_start,
+        largest_rise=curve.max_rise,
+        max_nll_rise=max_nll_rise,
+    )
+    verdict: Verdict = "pass"
+    if base is None:
+        verdict, detail = "fail", "no in-window baseline region: the rise could not be measured"
+    else:
+        detail = (
+            f"baseline {base.start}:{base.end} mean NLL {base.mean_nll:.3f}, "
+            f"threshold +{result.threshold:.3f}"
+        )
+        if curve.degradation_start is not None:
+            verdict = "fail"
+            detail += f"; degradation from position {curve.degradation_start}"
+        else:
+            detail += f"; no degradation up to {curve.prompt_tokens} tokens"
+        if max_nll_rise is not None and (curve.max_rise is None or curve.max_rise > max_nll_rise):
+            verdict = "fail"
+            detail += f"; largest rise {curve.max_rise} > {max_nll_rise:g} nats"
+    gate = GateResult(
+        name=PROBE_GATE,
+        length=target,
+        minimum=max_nll_rise,
+        measured=curve.max_rise,
+        n=curve.prompt_tokens,
+        verdict=verdict,
+        detail=detail,
+    )
+    return gate, facts
+
+
+def _probe_warnings(result: ProbeResult) -> list[str]:
+    """The probe's cross-check of the plan's native window (it was given the plan's number and where it
+    came from): degradation before 3/4 of it means the claimed window is probably overstated."""
+    return [result.native.message] if result.native is not None and result.native.message else []
 
 
 def _say(echo: TextIO | None, text: str) -> None:
@@ -303,6 +422,8 @@ def certify(
     progress: bool = False,
     base_url: str | None = None,
     baseline_url: str | None = None,
+    probe: bool = False,
+    max_nll_rise: float | None = None,
     **plan_options: Any,
 ) -> Certificate:
     """Certify serving `model` at `target` tokens with ropeguard's plan; see the module docstring.
@@ -310,11 +431,13 @@ def certify(
     `plan_options` go to `ropeguard.plan_model` (native, engine_version, gpu, ...) unless a
     ready `plan` is given. `base_url`: certify the deployment there instead of starting one
     (`baseline_url`: an unscaled deployment of the same model for the baseline); `ready_timeout`
-    defaults to 900 s.
+    defaults to 900 s. `probe`: also probe the scaled server's NLL at the target (gate "perplexity
+    to the target"; `max_nll_rise` bounds the largest rise over the baseline, in nats).
     """
 
     started = time.monotonic()
     check_endpoint_options(base_url, baseline_url, engine_args, cpu_kv_cache_gib, ready_timeout)
+    check_probe_options(probe, max_nll_rise)
     target_tokens = parse_token_count(target, what="--target") if isinstance(target, str) else target
     if plan is None:
         plan = plan_model(model, target_tokens, **plan_options)
@@ -377,6 +500,8 @@ def certify(
             baseline=baseline,
             started=started,
             echo=echo,
+            probe=probe,
+            max_nll_rise=max_nll_rise,
         )
     with_baseline = baseline and plan.factor > 1.0 and bool(short)
     base_spec: LaunchSpec | None = None
@@ -404,8 +529,20 @@ def certify(
             write_atomic(scaled_dir / PLAN_FILE, plan.model_dump_json(indent=2))
             _say(echo, f"certify: recall grid {grid} against {server.base_url}")
             scaled = eval_on_server(server, _served(scaled_config, server, model))
+            probed = (
+                _run_probe(
+                    plan, server.base_url, server.served_model or model, server.api_key, scaled_dir, echo
+                )
+                if probe
+                else None
+            )
         results = _recall_gates(scaled, chosen_gates)
         warnings = list(plan.warnings)
+        probe_facts: ProbeFacts | None = None
+        if probed is not None:
+            gate, probe_facts = _probe_gate(probed, plan.target_context, max_nll_rise)
+            results.append(gate)
+            warnings += _probe_warnings(probed)
 
         baseline_run: Run | None = None
         if base_spec is not None and baseline_config is not None:
@@ -448,6 +585,7 @@ def certify(
             out_dir=str(out),
             report_html=str(report.html),
             warnings=warnings,
+            probe=probe_facts,
             wall_seconds=round(time.monotonic() - started, 1),
         )
         write_atomic(out / CERTIFICATE_FILE, redact_model(certificate).model_dump_json(indent=2))
@@ -480,6 +618,15 @@ def check_endpoint_options(
     validation.base_url(base_url)
     if baseline_url is not None:
         validation.base_url(baseline_url, "--baseline-url")
+
+
+def check_probe_options(probe: bool, max_nll_rise: float | None) -> None:
+    if max_nll_rise is None:
+        return
+    if not probe:
+        raise UsageError("--max-nll-rise needs --probe (it bounds the probe's NLL rise)")
+    if not (math.isfinite(max_nll_rise) and max_nll_rise >= 0):
+        raise UsageError(f"--max-nll-rise {max_nll_rise!r}: give a rise in nats, 0 or more")
 
 
 def _endpoint(url: str, names: list[str]) -> ServerFacts:
@@ -561,6 +708,8 @@ def _certify_endpoint(
     baseline: bool,
     started: float,
     echo: TextIO | None,
+    probe: bool = False,
+    max_nll_rise: float | None = None,
 ) -> Certificate:
     """certify against a deployment it did not start: its facts against the plan, then the grid."""
     # Lazy, like eval_on_server: the eval core loads when a run starts.
@@ -585,6 +734,7 @@ def _certify_endpoint(
     scaled: Run | None = None
     baseline_run: Run | None = None
     report_html: str | None = None
+    probe_facts: ProbeFacts | None = None
 
     with RunLock(out), results_on_interrupt(out):
         if facts.max_model_len is not None:
@@ -598,6 +748,11 @@ def _certify_endpoint(
                 scaled_config.model_copy(update={"base_urls": [base_url], "model": facts.model})
             )
             results += _recall_gates(scaled, chosen_gates)
+            if probe:
+                probed = _run_probe(plan, base_url, facts.model, None, scaled_dir, echo)
+                gate, probe_facts = _probe_gate(probed, plan.target_context, max_nll_rise)
+                results.append(gate)
+                warnings += _probe_warnings(probed)
             if base_facts is not None and baseline_config is not None and baseline_url is not None:
                 _say(echo, f"certify: baseline lengths {short} against {public_url(baseline_url)}")
                 baseline_run = run_eval(
@@ -644,6 +799,7 @@ def _certify_endpoint(
             warnings=warnings,
             endpoint=EndpointFacts.of(facts),
             baseline_endpoint=EndpointFacts.of(base_facts) if base_facts is not None else None,
+            probe=probe_facts,
             wall_seconds=round(time.monotonic() - started, 1),
         )
         write_atomic(out / CERTIFICATE_FILE, redact_model(certificate).model_dump_json(indent=2))
@@ -666,7 +822,8 @@ def render_certificate(certificate: Certificate) -> str:
         measured = "-" if gate.measured is None else f"{gate.measured:.2f}"
         bound = ""
         if gate.length is not None and gate.minimum is not None:
-            bound = f" >= {gate.minimum:.2f}"
+            # The probe's bound is a ceiling on the NLL rise; recall's a floor.
+            bound = f" <= {gate.minimum:g} nats" if gate.name == PROBE_GATE else f" >= {gate.minimum:.2f}"
         if gate.length is None and gate.n == 0:  # a fact compared, not a measured rate
             lines.append(f"  [{gate.verdict}] {gate.name}: {gate.detail}")
             continue
@@ -678,6 +835,11 @@ def render_certificate(certificate: Certificate) -> str:
             scaled = certificate.recall.get(length)
             base = certificate.baseline_recall[length]
             lines.append(f"  {length:>6}  {_fmt(scaled):>6}  {_fmt(base):>8}")
+    if certificate.probe is not None:
+        facts = certificate.probe
+        start = "none" if facts.degradation_start is None else f"from position {facts.degradation_start}"
+        rise = "-" if facts.largest_rise is None else f"{facts.largest_rise:.3f}"
+        lines += ["", f"  probe at {facts.length}: degradation {start}, largest NLL rise {rise} nats"]
     for warning in certificate.warnings:
         lines.append(f"  warning: {warning}")
     if certificate.endpoint is not None:

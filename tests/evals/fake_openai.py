@@ -10,7 +10,9 @@ answer reads the pass key back out of the prompt (a model with perfect recall). 
   later connection is refused);
 - `required_key`: answer 401 to /v1 requests without `Authorization: Bearer KEY`;
 - `tokenize_fault(n)`: answer the n-th /tokenize call (1-based) with (status, text) instead;
-- `model`: the name it serves.
+- `model`: the name it serves;
+- `nll`: position -> NLL (nats) of the prompt token there: /v1/completions then answers vLLM's
+  `prompt_logprobs` with that curve (the probe's server path); /tokenize always returns the ids.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ class FakeOpenAI:
     required_key: str | None = None
     tokenize_fault: Callable[[int], tuple[int, str] | None] = lambda n: None
     model: str = MODEL
+    nll: Callable[[int], float] | None = None
     completions: int = 0
     tokenizes: int = 0
     dead: bool = False
@@ -56,6 +59,20 @@ class FakeOpenAI:
             if "messages" in body:
                 return self.tokenizer.count_chat(body["messages"], body.get("chat_template_kwargs"))
             return self.tokenizer.count_text(str(body.get("prompt", "")))
+
+    def _tokenize(self, body: dict[str, Any]) -> dict[str, Any]:
+        if "messages" in body:
+            return {"count": self._count(body)}
+        with self._lock:
+            ids = self.tokenizer.text_ids(str(body.get("prompt", "")))
+        return {"count": len(ids), "tokens": ids}
+
+    def _prompt_logprobs(self, body: dict[str, Any]) -> dict[str, Any]:
+        assert self.nll is not None
+        ids = body["prompt"]
+        # vLLM's shape: no prediction for position 0, then {token id: {logprob}} per prompt token.
+        logprobs = [None] + [{str(t): {"logprob": -self.nll(i), "rank": 1}} for i, t in enumerate(ids) if i]
+        return {"choices": [{"text": "x", "index": 0, "prompt_logprobs": logprobs}]}
 
     def _completion(self, body: dict[str, Any]) -> tuple[int, str]:
         with self._lock:
@@ -137,9 +154,11 @@ class FakeOpenAI:
                     if injected is not None:
                         self._reply(*injected)
                     else:
-                        self._reply(200, json.dumps({"count": fake._count(body)}))
+                        self._reply(200, json.dumps(fake._tokenize(body)))
                 elif self.path == "/v1/chat/completions":
                     self._reply(*fake._completion(body))
+                elif self.path == "/v1/completions" and fake.nll is not None:
+                    self._reply(200, json.dumps(fake._prompt_logprobs(body)))
                 else:
                     self._reply(404, json.dumps({"error": "not found"}))
 

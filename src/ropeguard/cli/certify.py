@@ -65,6 +65,17 @@ def certify_command(
     baseline_url: str | None = typer.Option(
         None, "--baseline-url", help="With --base-url: an unscaled deployment of the model, for the baseline."
     ),
+    probe: bool = typer.Option(
+        False,
+        "--probe",
+        help="Also probe the NLL per position at the target (gate: perplexity to the target).",
+    ),
+    max_nll_rise: float | None = typer.Option(
+        None,
+        "--max-nll-rise",
+        metavar="NATS",
+        help="With --probe: the largest NLL rise over the baseline allowed.",
+    ),
 ) -> None:
     """Serve MODEL as planned, run the recall grid (and an unscaled baseline), report; exit 1 below a gate.
 
@@ -73,7 +84,7 @@ def certify_command(
     the API key comes from ROPEGUARD_API_KEY or OPENAI_API_KEY.
     """
     # Lazy: the CLI imports every command module at start; this command's library loads when it runs.
-    from ropeguard.certify import certify, check_endpoint_options, render_certificate
+    from ropeguard.certify import certify, check_endpoint_options, check_probe_options, render_certificate
 
     # None = not given (certify refuses a --ready-timeout given with --base-url, and defaults it).
     # By name: typer's Context may carry its own ParameterSource enum, not click's.
@@ -81,6 +92,7 @@ def certify_command(
     timeout_given = source is not None and source.name in ("COMMANDLINE", "ENVIRONMENT")
 
     engine_args = list(ctx.args)
+    check_probe_options(probe, max_nll_rise)
     check_endpoint_options(
         base_url, baseline_url, engine_args, cpu_kv_cache_gib, ready_timeout if timeout_given else None
     )
@@ -108,6 +120,8 @@ def certify_command(
             progress=not json_output,
             base_url=base_url,
             baseline_url=baseline_url,
+            probe=probe,
+            max_nll_rise=max_nll_rise,
         )
     if json_output:
         typer.echo(json.dumps(certificate.model_dump(mode="json"), indent=2))
