@@ -210,7 +210,12 @@ def place_needles(sentences: Sequence[str], needles: Sequence[str], depth: float
     See `needle_boundaries` for where each needle goes. Needles that fall on one boundary keep their
     order.
     """
-    boundaries = needle_boundaries(len(sentences), len(needles), depth)
+    return insert_at_boundaries(sentences, needles, needle_boundaries(len(sentences), len(needles), depth))
+
+
+def insert_at_boundaries(sentences: Sequence[str], needles: Sequence[str], boundaries: Sequence[int]) -> str:
+    """The sentences joined with spaces, needle k inserted at sentence boundary `boundaries[k]`
+    (0 = before the first sentence); needles on one boundary keep their order."""
     at: dict[int, list[str]] = {}
     for boundary, needle in zip(boundaries, needles, strict=True):
         at.setdefault(boundary, []).append(needle)

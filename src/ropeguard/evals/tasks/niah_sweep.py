@@ -20,6 +20,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
+from ropeguard.evals.haystack import insert_at_boundaries
 from ropeguard.evals.tasks.base import Task, TrialKey, random_number
 from ropeguard.evals.tasks.keys import needle_sentence, random_keys
 from ropeguard.evals.tasks.registry import register_task
@@ -74,12 +75,6 @@ class NiahSweepTask(Task):
         """Every needle at its own grid depth, so all depths of a trial share the document."""
         asked = self._asked(key)
         depths = [self.depths[asked], *(d for i, d in enumerate(self.depths) if i != asked)]
-        at: dict[int, list[str]] = {}
-        for depth, needle in sorted(zip(depths, needles, strict=True)):
-            at.setdefault(round(depth * len(sentences)), []).append(needle)
-        parts: list[str] = []
-        for index in range(len(sentences) + 1):
-            parts.extend(at.get(index, ()))
-            if index < len(sentences):
-                parts.append(sentences[index])
-        return " ".join(parts)
+        placed = sorted(zip(depths, needles, strict=True))  # needles in document order
+        boundaries = [round(depth * len(sentences)) for depth, _ in placed]
+        return insert_at_boundaries(sentences, [needle for _, needle in placed], boundaries)
