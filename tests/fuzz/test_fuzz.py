@@ -194,3 +194,43 @@ def test_a_finding_quoting_a_5000_character_value_renders_fast(tmp_path: Path) -
         report.findings, report.notes, console=Console(file=io.StringIO()), files_read=report.files_read
     )
     assert time.perf_counter() - start < 0.5
+
+
+# Found by bench/fuzz.py --seed 1 after the merges of this session (20,000 inputs, 11 crashes).
+def test_a_tilde_user_that_does_not_exist_is_a_name_not_a_crash(tmp_path: Path) -> None:
+    from ropeguard.api import lint_paths
+    from ropeguard.errors import RopeguardError
+    from ropeguard.models.reader import load_model_spec
+
+    # Path.expanduser raises RuntimeError for ~name of an unknown user.
+    with contextlib.suppress(RopeguardError):
+        load_model_spec("~no-such-user-7f3a/Qwen3-8B", offline=True)
+    (tmp_path / "Dockerfile").write_text(
+        "FROM vllm/vllm-openai:v0.12.0\nCMD vllm serve ~no-such-user-7f3a/m --max-model-len 131072\n"
+    )
+    (tmp_path / "serve.sh").write_text("llama-server -m ~no-such-user-7f3a/model.gguf -c 32768\n")
+    lint_paths([str(tmp_path)], offline=True)
+
+
+def test_kuberay_of_a_plan_without_a_layout_is_a_usage_error(tmp_path: Path) -> None:
+    from ropeguard.api import plan_model
+    from ropeguard.errors import UsageError
+    from ropeguard.plan.emit import emit_kuberay
+
+    config = {
+        "architectures": ["Qwen3ForCausalLM"],
+        "model_type": "qwen3",
+        "hidden_size": 4096,
+        "num_hidden_layers": 36,
+        "num_attention_heads": 32,
+        "num_key_value_heads": 8,
+        "head_dim": 128,
+        "max_position_embeddings": 40960,
+        "rope_theta": 1000000,
+        "vocab_size": 151936,
+    }  # no intermediate_size: the rope is planned, the memory is not
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    plan = plan_model(str(tmp_path / "config.json"), "64k", engine_version="0.12.0", installed={})
+    assert plan.layout is None
+    with pytest.raises(UsageError, match="layout"):
+        emit_kuberay(plan)

@@ -36,10 +36,16 @@ def model_key(launch: Launch) -> str | None:
     else the model's name (the file's stem, or the `-hf` repo without its `:QUANT` tag)."""
     value = launch.llama.get("--model")
     if value is not None and "$" not in value.text:
-        given = Path(value.text).expanduser()
-        candidate = given if given.is_absolute() else Path(os.path.dirname(launch.path)) / given
-        if candidate.suffix.lower() == ".gguf" and candidate.is_file():
-            return str(candidate)
+        try:
+            given = Path(value.text).expanduser()
+        except RuntimeError:  # `~name` of a user this machine does not know
+            given = Path(value.text)
+        try:
+            candidate = given if given.is_absolute() else Path(os.path.dirname(launch.path)) / given
+            if candidate.suffix.lower() == ".gguf" and candidate.is_file():
+                return str(candidate)
+        except (OSError, ValueError):  # a name the OS refuses (too long, NUL): not a file here
+            pass
         return given.name.removesuffix(".gguf").removesuffix(".GGUF") or None
     repo = launch.llama.get("--hf-repo")
     if repo is not None:

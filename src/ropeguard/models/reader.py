@@ -685,7 +685,10 @@ def load_model_spec(model: str, *, native: int | None = None, offline: bool | No
     """
     native_source = "given with --native" if native is not None else None
     validation.path_name(model, "MODEL", error=ModelConfigError)
-    path = Path(model).expanduser()
+    try:
+        path = Path(model).expanduser()
+    except RuntimeError:  # `~name` of a user this machine does not know: not a path here, maybe an id
+        path = Path(model)
     if path.suffix.lower() == ".gguf" and path.is_file():
         return gguf_spec(path, model=model, native=native)
     if path.is_dir():

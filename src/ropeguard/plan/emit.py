@@ -422,7 +422,14 @@ def emit_kuberay(plan: ContextPlan) -> str:
 
     name = _slug(plan)
     layout = plan.layout
-    assert layout is not None
+    if layout is None:
+        # No layout: the plan could not size the model (unknown weight shapes or quantisation), so
+        # there are no pods and GPUs to write down.
+        raise UsageError(
+            "--emit kuberay needs the plan's parallel layout, and this plan has none "
+            "(its memory could not be sized)",
+            hint="plan a config with its weight shapes (or use --emit shell / json / k8s)",
+        )
     image = vllm_versions.docker_image(plan.engine_version or vllm_versions.NEWEST_KNOWN)
     gpus = _gpus_per_pod(plan)
     pods = layout.nodes_per_replica * layout.data_parallel
