@@ -7,7 +7,6 @@ Server.start and subprocess.Popen are patched to fail, so nothing here may start
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,9 +16,7 @@ from fake_openai import FakeOpenAI
 from ropeguard.certify import CERTIFICATE_FILE, Certificate
 from ropeguard.cli import main
 from ropeguard.demo import model_dir
-from ropeguard.demo.tokenizer import write_tokenizer
 from ropeguard.evals.tokenization import LocalTokenizer
-from ropeguard.serve.server import Server
 
 # The bundled tiny model planned at 8K over a 2K native window: YaRN x4, max length 8192.
 PLANNED = ["certify", str(model_dir()), "--target", "8k", "--native", "2k"]
@@ -27,27 +24,13 @@ PLANNED = ["certify", str(model_dir()), "--target", "8k", "--native", "2k"]
 GRID = ["--lengths", "2k,8k", "--depths", "0,1", "--trials", "2", "--gate", "8k:0.5"]
 
 
+# Every test: no key in the environment, and nothing real is started (tests/evals/conftest.py).
+pytestmark = pytest.mark.usefixtures("nothing_started")
+
+
 @pytest.fixture(scope="module")
-def tokenizer(tmp_path_factory: pytest.TempPathFactory) -> LocalTokenizer:
-    folder = tmp_path_factory.mktemp("tok")
-    write_tokenizer(folder, model_max_length=65536)
-    return LocalTokenizer(str(folder))
-
-
-@pytest.fixture(autouse=True)
-def _nothing_started(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No key in the environment unless a test sets one; starting a server or a process fails."""
-    for name in ("ROPEGUARD_API_KEY", "OPENAI_API_KEY", "VLLM_API_KEY"):
-        monkeypatch.delenv(name, raising=False)
-
-    def start(self: Server) -> Server:
-        raise AssertionError("certify --base-url started a server")
-
-    def popen(*args: object, **kwargs: object) -> None:
-        raise AssertionError("certify --base-url started a process")
-
-    monkeypatch.setattr(Server, "start", start)
-    monkeypatch.setattr(subprocess, "Popen", popen)
+def tokenizer(char_tokenizer: LocalTokenizer) -> LocalTokenizer:
+    return char_tokenizer
 
 
 @pytest.fixture

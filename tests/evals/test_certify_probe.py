@@ -8,7 +8,6 @@ certify at 8K plans no scaling with a native window of 8192.
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,11 +19,9 @@ from ropeguard import certify as certify_module
 from ropeguard.certify import CERTIFICATE_FILE, Certificate, probe_bucket
 from ropeguard.cli import main
 from ropeguard.demo import model_dir
-from ropeguard.demo.tokenizer import write_tokenizer
 from ropeguard.evals import run as run_eval
 from ropeguard.evals.tokenization import LocalTokenizer
 from ropeguard.probe import read_probe
-from ropeguard.serve.server import Server
 
 PLANNED = ["certify", str(model_dir()), "--target", "8k"]
 GRID = ["--lengths", "8k", "--depths", "0", "--trials", "1", "--gate", "8k:0.5"]
@@ -44,26 +41,13 @@ def bump_at_6000(position: int) -> float:
     return 1.0 if position < 6000 else 1.04
 
 
+# Every test: no key in the environment, and nothing real is started (tests/evals/conftest.py).
+pytestmark = pytest.mark.usefixtures("nothing_started")
+
+
 @pytest.fixture(scope="module")
-def tokenizer(tmp_path_factory: pytest.TempPathFactory) -> LocalTokenizer:
-    folder = tmp_path_factory.mktemp("tok")
-    write_tokenizer(folder, model_max_length=65536)
-    return LocalTokenizer(str(folder))
-
-
-@pytest.fixture(autouse=True)
-def _nothing_started(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("ROPEGUARD_API_KEY", "OPENAI_API_KEY", "VLLM_API_KEY"):
-        monkeypatch.delenv(name, raising=False)
-
-    def start(self: Server) -> Server:
-        raise AssertionError("certify started a server")
-
-    def popen(*args: object, **kwargs: object) -> None:
-        raise AssertionError("certify started a process")
-
-    monkeypatch.setattr(Server, "start", start)
-    monkeypatch.setattr(subprocess, "Popen", popen)
+def tokenizer(char_tokenizer: LocalTokenizer) -> LocalTokenizer:
+    return char_tokenizer
 
 
 @pytest.fixture
