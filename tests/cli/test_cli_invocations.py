@@ -21,23 +21,10 @@ from typing import Any
 import pytest
 
 from ropeguard.cli import main
+from ropeguard.models.registry import registry_entry
 
-# A Qwen3-8B-shaped config (the hub's Qwen/Qwen3-8B config.json values).
-CONFIG: dict[str, Any] = {
-    "architectures": ["Qwen3ForCausalLM"],
-    "model_type": "qwen3",
-    "hidden_size": 4096,
-    "intermediate_size": 12288,
-    "num_hidden_layers": 36,
-    "num_attention_heads": 32,
-    "num_key_value_heads": 8,
-    "head_dim": 128,
-    "max_position_embeddings": 40960,
-    "rope_theta": 1000000,
-    "rope_scaling": None,
-    "vocab_size": 151936,
-    "torch_dtype": "bfloat16",
-}
+# Qwen/Qwen3-8B's published config.json, as ropeguard's registry holds it (one copy of the facts).
+CONFIG: dict[str, Any] = dict(registry_entry("Qwen/Qwen3-8B").config)
 BAD_CONFIGS: dict[str, str] = {
     "layers-1e9": json.dumps({**CONFIG, "num_hidden_layers": 1_000_000_000}),
     "theta-nan": json.dumps(CONFIG)[:-1] + ', "rope_theta": NaN}',

@@ -20,6 +20,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from ropeguard.models.registry import registry_entry
+
 # -- scalar pieces -----------------------------------------------------------------------------------
 
 HUGE_DIGITS = ("9" * 400, "1" + "0" * 5000, "99999999999999999999")
@@ -402,26 +404,8 @@ def pyproject_case(draw: st.DrawFn) -> Case:
 
 # -- configs -------------------------------------------------------------------------------------------
 
-# A Qwen3-8B-shaped config (values as in Qwen/Qwen3-8B config.json on the hub) the fuzzer mutates.
-BASE_CONFIG: dict[str, Any] = {
-    "architectures": ["Qwen3ForCausalLM"],
-    "model_type": "qwen3",
-    "hidden_size": 4096,
-    "intermediate_size": 12288,
-    "num_hidden_layers": 36,
-    "num_attention_heads": 32,
-    "num_key_value_heads": 8,
-    "head_dim": 128,
-    "max_position_embeddings": 40960,
-    "rope_theta": 1000000,
-    "rope_scaling": None,
-    "vocab_size": 151936,
-    "tie_word_embeddings": False,
-    "torch_dtype": "bfloat16",
-    "sliding_window": None,
-    "use_sliding_window": False,
-    "max_window_layers": 36,
-}
+# Qwen/Qwen3-8B's published config.json (ropeguard's registry holds it): what the fuzzer mutates.
+BASE_CONFIG: dict[str, Any] = dict(registry_entry("Qwen/Qwen3-8B").config)
 EXTRA_KEYS = (
     "rope_parameters",
     "text_config",
