@@ -106,3 +106,21 @@ def test_looking_once_per_round_decides_at_round_ends() -> None:
     design = SprtDesign(gate=0.9, delta=0.2, max_trials=20, group_size=5)
     # 12 straight successes would pass trial by trial; with looks every 5 the pass comes at 15.
     assert operating_characteristics(design).trials_if_all_correct == 15
+
+
+def test_designs_past_the_trial_bound_are_refused_before_any_work() -> None:
+    from ropeguard.evals.config import EvalConfig
+    from ropeguard.evals.sprt import MAX_TRIALS
+
+    with pytest.raises(ValidationError):
+        SprtDesign(gate=0.9, delta=0.1, max_trials=MAX_TRIALS + 1)
+    with pytest.raises(ValueError, match="at most"):
+        EvalConfig(
+            base_urls=["http://unused/v1"],
+            lengths=[1024],
+            depths=[0.5],
+            trials=MAX_TRIALS + 1,
+            gates={1024: 0.9},
+            adaptive=True,
+            gate_test="sprt",
+        )

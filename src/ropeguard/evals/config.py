@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from ropeguard.evals.sprt import MAX_TRIALS as SPRT_MAX_TRIALS
+
 DEFAULT_DEPTHS: tuple[float, ...] = tuple(round(i / 10, 1) for i in range(11))
 
 
@@ -106,6 +108,11 @@ class EvalConfig(BaseModel):
         if self.haystack_file is not None:
             self.haystack = "file"
         if self.gate_test == "sprt":
+            if self.trials * len(self.depths) > SPRT_MAX_TRIALS:
+                raise ValueError(
+                    f"the sprt gate test takes at most {SPRT_MAX_TRIALS} trials a length "
+                    f"(trials x depths = {self.trials * len(self.depths)})"
+                )
             if self.alpha >= 0.5:
                 raise ValueError("the sprt gate test needs alpha below 0.5")
             lowest = min([*(self.gates or {}).values(), self.threshold])
