@@ -20,6 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from eval_speed import cache_counters, reset_cache, start_server, stop_server, uncached_tokens
 
+from ropeguard.api import plan_model
 from ropeguard.demo import NATIVE_CONTEXT, model_dir
 from ropeguard.evals import EvalConfig, run
 from ropeguard.lengths import parse_token_counts
@@ -28,17 +29,9 @@ DEPTHS = [0.0, 0.25, 0.5, 0.75, 1.0]
 
 
 def yarn_override(max_len: int) -> list[str]:
-    factor = max_len / NATIVE_CONTEXT
-    override = {
-        "rope_parameters": {
-            "rope_type": "yarn",
-            "factor": factor,
-            "original_max_position_embeddings": NATIVE_CONTEXT,
-            "rope_theta": 10000.0,
-        },
-        "max_position_embeddings": max_len,
-    }
-    return ["--hf-overrides", json.dumps(override)]
+    """The override `ropeguard plan` gives the bundled model (trained at 2048) at `max_len`."""
+    plan = plan_model(str(model_dir()), max_len, native=NATIVE_CONTEXT, engine_version="0.32.0", installed={})
+    return ["--hf-overrides", json.dumps(plan.hf_overrides)]
 
 
 def measure(
