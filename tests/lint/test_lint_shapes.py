@@ -226,26 +226,31 @@ def test_a_serve_config_with_anchors_is_not_walked(tmp_path: Path) -> None:
     assert lint([str(manifest)], offline=True) == []
 
 
-def test_helm_image_mapping_sets_the_version(tmp_path: Path) -> None:
-    values = tmp_path / "values.yaml"
-    values.write_text(
-        "image:\n  repository: vllm/vllm-openai\n  tag: v0.10.1\nmodel: Qwen/Qwen3-8B\n"
-        "extraArgs: [--max-model-len, '131072', --rope-scaling, "
-        '\'{"rope_type":"yarn","factor":4.0,"original_max_position_embeddings":32768}\']\n'
-    )
-    (finding,) = lint([str(values)], offline=True)
-    assert finding.severity == "info" and "vLLM 0.10.1 (image tag at line 3)" in finding.message
+_YARN_X4 = '\'{"rope_type":"yarn","factor":4.0,"original_max_position_embeddings":32768}\''
 
 
-def test_skypilot_docker_image_id_sets_the_version(tmp_path: Path) -> None:
-    task = tmp_path / "task.yaml"
-    task.write_text(
-        "resources:\n  image_id: docker:vllm/vllm-openai:v0.10.1\nrun: |\n"
-        "  vllm serve Qwen/Qwen3-8B --max-model-len 131072 --rope-scaling "
-        '\'{"rope_type":"yarn","factor":4.0,"original_max_position_embeddings":32768}\'\n'
-    )
-    (finding,) = lint([str(task)], offline=True)
-    assert finding.severity == "info" and "0.10.1" in finding.message
+@pytest.mark.parametrize(
+    ("name", "text", "says"),
+    [
+        (  # a Helm chart's image mapping
+            "values.yaml",
+            "image:\n  repository: vllm/vllm-openai\n  tag: v0.10.1\nmodel: Qwen/Qwen3-8B\n"
+            f"extraArgs: [--max-model-len, '131072', --rope-scaling, {_YARN_X4}]\n",
+            "vLLM 0.10.1 (image tag at line 3)",
+        ),
+        (  # SkyPilot's `image_id: docker:...`
+            "task.yaml",
+            "resources:\n  image_id: docker:vllm/vllm-openai:v0.10.1\nrun: |\n"
+            f"  vllm serve Qwen/Qwen3-8B --max-model-len 131072 --rope-scaling {_YARN_X4}\n",
+            "0.10.1",
+        ),
+    ],
+)
+def test_an_image_field_sets_the_version(tmp_path: Path, name: str, text: str, says: str) -> None:
+    manifest = tmp_path / name
+    manifest.write_text(text)
+    (finding,) = lint([str(manifest)], offline=True)
+    assert finding.severity == "info" and says in finding.message
 
 
 def test_compose_environment_feeds_a_sh_c_command(tmp_path: Path) -> None:
