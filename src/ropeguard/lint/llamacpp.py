@@ -19,7 +19,7 @@ from pathlib import Path
 from ropeguard.errors import RopeguardError
 from ropeguard.lint.context import LaunchContext
 from ropeguard.lint.launch import Launch, Value, parse_length
-from ropeguard.lint.rules import Hit
+from ropeguard.lint.rules import Hit, finite
 from ropeguard.models.spec import ModelSpec
 from ropeguard.plan import make_plan
 from ropeguard.validation import MAX_TOKEN_COUNT
@@ -54,13 +54,7 @@ def model_key(launch: Launch) -> str | None:
 
 
 def _number(value: Value | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        number = float(value.text)
-    except (ValueError, OverflowError):
-        return None
-    return number if math.isfinite(number) else None
+    return finite(value.text) if value is not None else None
 
 
 def _length(launch: Launch, flag: str) -> int | None:
