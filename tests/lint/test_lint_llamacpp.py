@@ -98,6 +98,13 @@ def test_long_ctx_without_scaling_is_rg205_with_plans_line_as_fix(folder: Path) 
     assert run(folder, "fixed.sh", finding.fix + "\n") == []
 
 
+def test_the_fix_keeps_where_the_server_listens(folder: Path) -> None:
+    # A rope fix must not rebind the server: plan's own `--host 127.0.0.1 --port 8000` stay out of it.
+    (finding,) = run(folder, "serve.sh", "llama-server -m model.gguf -c 32768 --host 0.0.0.0 --port 8080\n")
+    assert finding.fix is not None and "--rope-scaling yarn" in finding.fix
+    assert "--host" not in finding.fix and "--port" not in finding.fix
+
+
 def test_yarn_without_a_factor_scales_nothing(folder: Path) -> None:
     (finding,) = run(folder, "serve.sh", "llama-server -m model.gguf -c 32768 --rope-scaling yarn\n")
     assert finding.rule == "RG205" and "no usable --rope-scale" in finding.message

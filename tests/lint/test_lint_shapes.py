@@ -184,27 +184,17 @@ def test_rg205_message_is_true_per_case(tmp_path: Path, text: str, says: str) ->
         assert "silently degrade" not in finding.message
 
 
-def test_findings_on_a_family_level_model_say_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # models/ resolves ids it has no config for (/models/Qwen3-32B-FP8) by family rules; lint marks
-    # the findings that rest on such facts. Simulated here with the registry's Qwen3-8B facts.
-    from ropeguard.lint.context import ModelResolver
-    from ropeguard.models.reader import load_model_spec
-
-    real = load_model_spec("Qwen/Qwen3-8B", offline=True)
-    family = real.model_copy(
-        update={
-            "model": "/models/Qwen3-32B-FP8",
-            "native_context_source": "ropeguard family rule qwen3 (name)",
-        }
-    )
-    monkeypatch.setattr(ModelResolver, "_load", lambda self, model: family)
+def test_findings_on_a_family_level_model_say_so(tmp_path: Path) -> None:
+    # models/ resolves an id it has no config for (/models/Qwen3-32B-FP8, no such folder here) by
+    # its family rule; lint marks the findings that rest on such facts, and not the registry's own.
     script = tmp_path / "serve.sh"
-    script.write_text("pip install vllm==0.12.0\nvllm serve /models/Qwen3-32B-FP8 --max-model-len 131072\n")
-    (finding,) = lint([str(script)], offline=True)
-    assert finding.rule == "RG205" and "family-level" in finding.message
-    monkeypatch.setattr(ModelResolver, "_load", lambda self, model: real)
-    (finding,) = lint([str(script)], offline=True)
-    assert "family-level" not in finding.message
+    script.write_text(
+        "pip install vllm==0.12.0\nvllm serve /models/Qwen3-32B-FP8 --max-model-len 131072\n"
+        "vllm serve Qwen/Qwen3-8B --max-model-len 131072\n"
+    )
+    family, registry = lint([str(script)], offline=True)
+    assert family.rule == "RG205" and family.line == 2 and "family-level" in family.message
+    assert registry.rule == "RG205" and registry.line == 3 and "family-level" not in registry.message
 
 
 def test_a_broken_rope_flag_in_headless_lws_worker_args_is_found() -> None:
@@ -236,26 +226,31 @@ def test_a_serve_config_with_anchors_is_not_walked(tmp_path: Path) -> None:
     assert lint([str(manifest)], offline=True) == []
 
 
-def test_helm_image_mapping_sets_the_version(tmp_path: Path) -> None:
-    values = tmp_path / "values.yaml"
-    values.write_text(
-        "image:\n  repository: vllm/vllm-openai\n  tag: v0.10.1\nmodel: Qwen/Qwen3-8B\n"
-        "extraArgs: [--max-model-len, '131072', --rope-scaling, "
-        '\'{"rope_type":"yarn","factor":4.0,"original_max_position_embeddings":32768}\']\n'
-    )
-    (finding,) = lint([str(values)], offline=True)
-    assert finding.severity == "info" and "vLLM 0.10.1 (image tag at line 3)" in finding.message
+_YARN_X4 = '\'{"rope_type":"yarn","factor":4.0,"original_max_position_embeddings":32768}\''
 
 
-def test_skypilot_docker_image_id_sets_the_version(tmp_path: Path) -> None:
-    task = tmp_path / "task.yaml"
-    task.write_text(
-        "resources:\n  image_id: docker:vllm/vllm-openai:v0.10.1\nrun: |\n"
-        "  vllm serve Qwen/Qwen3-8B --max-model-len 131072 --rope-scaling "
-        '\'{"rope_type":"yarn","factor":4.0,"original_max_position_embeddings":32768}\'\n'
-    )
-    (finding,) = lint([str(task)], offline=True)
-    assert finding.severity == "info" and "0.10.1" in finding.message
+@pytest.mark.parametrize(
+    ("name", "text", "says"),
+    [
+        (  # a Helm chart's image mapping
+            "values.yaml",
+            "image:\n  repository: vllm/vllm-openai\n  tag: v0.10.1\nmodel: Qwen/Qwen3-8B\n"
+            f"extraArgs: [--max-model-len, '131072', --rope-scaling, {_YARN_X4}]\n",
+            "vLLM 0.10.1 (image tag at line 3)",
+        ),
+        (  # SkyPilot's `image_id: docker:...`
+            "task.yaml",
+            "resources:\n  image_id: docker:vllm/vllm-openai:v0.10.1\nrun: |\n"
+            f"  vllm serve Qwen/Qwen3-8B --max-model-len 131072 --rope-scaling {_YARN_X4}\n",
+            "0.10.1",
+        ),
+    ],
+)
+def test_an_image_field_sets_the_version(tmp_path: Path, name: str, text: str, says: str) -> None:
+    manifest = tmp_path / name
+    manifest.write_text(text)
+    (finding,) = lint([str(manifest)], offline=True)
+    assert finding.severity == "info" and says in finding.message
 
 
 def test_compose_environment_feeds_a_sh_c_command(tmp_path: Path) -> None:

@@ -41,9 +41,7 @@ _MODEL_RULES = ("RG201", "RG202", "RG203", "RG204", "RG205", "RG206", "RG304")
 
 def family_level(spec: ModelSpec | None) -> bool:
     """The model was resolved by a family rule from its name (no config.json of its own was read)."""
-    if spec is None:
-        return False
-    return getattr(spec, "resolved_by", None) == "family" or "family rule" in spec.native_context_source
+    return spec is not None and spec.resolved_by == "family"
 
 
 @dataclass

@@ -19,7 +19,7 @@ from pathlib import Path
 from ropeguard.errors import RopeguardError
 from ropeguard.lint.context import LaunchContext
 from ropeguard.lint.launch import Launch, Value, parse_length
-from ropeguard.lint.rules import Hit
+from ropeguard.lint.rules import Hit, finite
 from ropeguard.models.spec import ModelSpec
 from ropeguard.plan import make_plan
 from ropeguard.validation import MAX_TOKEN_COUNT
@@ -29,6 +29,7 @@ ENGINE = "llama.cpp"
 _SCALING_NUMBERS = {"-1": None, "0": "none", "1": "linear", "2": "yarn"}
 _TOLERANCE = 0.01  # relative: a factor written as 2.5 for 81920 / 32768 is the same factor
 _OVER = 1.25  # the over-scaling margin vLLM's RG203 allows too
+_NETWORK = ("--host", "--port")  # plan's defaults; a fix must not move the server
 
 
 def model_key(launch: Launch) -> str | None:
@@ -54,13 +55,7 @@ def model_key(launch: Launch) -> str | None:
 
 
 def _number(value: Value | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        number = float(value.text)
-    except (ValueError, OverflowError):
-        return None
-    return number if math.isfinite(number) else None
+    return finite(value.text) if value is not None else None
 
 
 def _length(launch: Launch, flag: str) -> int | None:
@@ -282,14 +277,18 @@ CHECKS: dict[str, Callable[[LaunchContext], list[Hit]]] = {
 
 
 def fix(ctx: LaunchContext) -> str | None:
-    """plan's whole llama.cpp command line for this model and `-c` (the flags are one line's worth)."""
+    """plan's llama.cpp command line for this model and `-c` (the flags are one line's worth), less
+    plan's `--host 127.0.0.1 --port 8000`: where the server listens is the launch's, not a rope matter."""
     length = _ctx(ctx.launch)
     if ctx.spec is None or length is None:
         return None
     command = planned_command(ctx.spec, length)
     if command is None:
         return None
-    words = shlex.split(command)
+    planned = shlex.split(command)
+    words = [
+        w for i, w in enumerate(planned) if w not in _NETWORK and (i == 0 or planned[i - 1] not in _NETWORK)
+    ]
     # The model as this launch names it (plan writes the resolved path, or a GGUF name for a repo).
     if "--model" in ctx.launch.llama:
         words[1:3] = ["-m", ctx.launch.llama["--model"].text]

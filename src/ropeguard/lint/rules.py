@@ -76,7 +76,7 @@ def _fmt(number: float) -> str:
     return f"{number:g}" if number != int(number) else str(int(number))
 
 
-def _finite(value: object) -> float | None:
+def finite(value: object) -> float | None:
     """A finite float from a JSON value or flag text; None for NaN, 1e999, 400-digit numbers, text."""
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         return None
@@ -231,11 +231,11 @@ def wrong_theta(ctx: LaunchContext) -> list[Hit]:
         if theta is not None:
             thetas.append((theta, _line(ctx, rope)))
     for override in ctx.launch.overrides:
-        value = _finite((override.data or {}).get("rope_theta"))
+        value = finite((override.data or {}).get("rope_theta"))
         if value is not None and not isinstance((override.data or {}).get("rope_theta"), str):
             thetas.append((value, override.line))
     flag = ctx.launch.rope_theta_flag
-    flag_theta = _finite(flag.text) if flag is not None else None
+    flag_theta = finite(flag.text) if flag is not None else None
     if flag is not None and flag_theta is not None:
         thetas.append((flag_theta, flag.line))
     expected = spec.rope.rope_theta

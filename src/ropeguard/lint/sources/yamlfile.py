@@ -314,15 +314,21 @@ class _Reader:
                     scope.image_version = Value(str(tag.value), self.line(tag))
 
 
-def _launches(reader: _Reader, scope: _Scope, path: str, top: _Scope) -> list[Launch]:
-    launches: list[Launch] = []
+def _launches(scope: _Scope, path: str, top: _Scope) -> list[Launch]:
     variables = {**top.variables, **scope.variables}
+    commands: list[list[Word]] = []
     words = [word for _, fragment in sorted(scope.argv, key=lambda pair: pair[0]) for word in fragment]
     if words:
         # Kubernetes expands `$(NAME)` in command/args from the container's env; no shell runs.
-        words = expand(words, variables, shell=False, k8s=True)
+        commands.append(expand(words, variables, shell=False, k8s=True))
+    for text, line in scope.scripts:
+        commands.extend(
+            expand(command, variables, shell=True, k8s=True) for command in split_commands(text, line)
+        )
+    launches: list[Launch] = []
+    for command in commands:
         launch = launch_from_words(
-            words,
+            command,
             path=path,
             source="yaml",
             vllm_context=scope.vllm_image,
@@ -330,18 +336,6 @@ def _launches(reader: _Reader, scope: _Scope, path: str, top: _Scope) -> list[La
         )
         if launch is not None:
             launches.append(launch)
-    for text, line in scope.scripts:
-        for command in split_commands(text, line):
-            command = expand(command, variables, shell=True, k8s=True)
-            launch = launch_from_words(
-                command,
-                path=path,
-                source="yaml",
-                vllm_context=scope.vllm_image,
-                llamacpp_context=scope.llamacpp_image,
-            )
-            if launch is not None:
-                launches.append(launch)
     keyed = scope.max_model_len is not None or scope.overrides or scope.rope_scaling is not None
     if not launches and keyed:
         first = scope.max_model_len or (scope.overrides[0].raw if scope.overrides else None)
@@ -393,7 +387,7 @@ def parse_yaml(path: str, text: str) -> Extract:
         reader.scopes = [top]
         reader.walk(document, top, top)
         for scope in reader.scopes:
-            extract.launches.extend(_launches(reader, scope, path, top))
+            extract.launches.extend(_launches(scope, path, top))
             extract.pins.extend(scope.pins)
             if scope.image_version is not None:
                 extract.image_versions.append(scope.image_version)
