@@ -695,6 +695,9 @@ def load_model_spec(model: str, *, native: int | None = None, offline: bool | No
         config_path = path / "config.json"
         if not config_path.is_file():
             raise ModelConfigError(f"{path}: folder has no config.json")
+    else:
+        config_path = path
+    if config_path.is_file():
         return _confirmed(
             spec_from_config(
                 read_config_file(config_path),
@@ -703,17 +706,6 @@ def load_model_spec(model: str, *, native: int | None = None, offline: bool | No
                 native=native,
                 native_source=native_source,
                 origin=str(config_path),
-            )
-        )
-    if path.is_file():
-        return _confirmed(
-            spec_from_config(
-                read_config_file(path),
-                model=model,
-                source="local",
-                native=native,
-                native_source=native_source,
-                origin=str(path),
             )
         )
     if _looks_like_path(model):
