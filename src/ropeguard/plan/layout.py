@@ -33,6 +33,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ropeguard import validation
 from ropeguard.errors import UsageError
 from ropeguard.models.spec import ModelSpec
 from ropeguard.plan.memory import (
@@ -285,10 +286,13 @@ def plan_layout(
             f"{spec.model}: no parallel layout without the weight shapes",
             hint="give a config with the full shapes (a model folder or config.json)",
         )
-    if gpus_per_node is not None and gpus_per_node < 1:
-        raise UsageError(f"--gpus-per-node must be at least 1, got {gpus_per_node}")
-    if nodes is not None and nodes < 1:
-        raise UsageError(f"--nodes must be at least 1, got {nodes}")
+    # Bounded like --num-gpus: a million nodes is a typo, not a cluster to plan replicas on.
+    if gpus_per_node is not None:
+        gpus_per_node = validation.as_int(
+            gpus_per_node, "--gpus-per-node", minimum=1, maximum=validation.MAX_GPUS
+        )
+    if nodes is not None:
+        nodes = validation.as_int(nodes, "--nodes", minimum=1, maximum=validation.MAX_GPUS)
     if expert_parallel and spec.moe is None:
         raise UsageError(
             f"--expert-parallel needs a mixture-of-experts model; {spec.model} has no experts",
