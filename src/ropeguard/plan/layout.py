@@ -44,7 +44,9 @@ from ropeguard.plan.memory import (
     _mlp_parameters,
     dtype_bytes,
     kv_cache,
+    kv_heads_per_gpu,
     quantized_bytes,
+    tensor_parallel_accepts,
 )
 
 # GPUs a server board carries. The SXM/OAM boards (HGX H100/H200/A100/B200, MI300X) are 8-GPU
@@ -133,18 +135,7 @@ def pipeline_partition(layers: int, stages: int) -> list[int]:
 
 def tensor_parallel_options(spec: ModelSpec, limit: int) -> list[int]:
     """Tensor-parallel sizes up to `limit` that vLLM accepts for this model, smallest first."""
-    kv = spec.num_key_value_heads
-    return [
-        size
-        for size in range(1, limit + 1)
-        if spec.num_attention_heads % size == 0 and (spec.mla is not None or kv % size == 0 or size % kv == 0)
-    ]
-
-
-def kv_heads_per_gpu(spec: ModelSpec, tensor_parallel: int) -> int | None:
-    if spec.mla is not None:
-        return None
-    return max(1, spec.num_key_value_heads // tensor_parallel)
+    return [size for size in range(1, limit + 1) if tensor_parallel_accepts(spec, size)]
 
 
 def _layer_linear_per_gpu(spec: ModelSpec, index: int, tp: int, expert_parallel: bool) -> float:
