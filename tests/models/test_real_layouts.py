@@ -9,6 +9,10 @@ Fixture sources (facts written out from the published config.json files, not dow
   published for the 7B/14B-1M models).
 - c4ai-command-r-v01: CohereForAI/c4ai-command-r-v01 config.json (no tie_word_embeddings key).
 - nemotron-nano-9b-v2: nvidia/NVIDIA-Nemotron-Nano-9B-v2 config.json (hybrid_override_pattern).
+- granite-3.3-8b-instruct: ibm-granite/granite-3.3-8b-instruct config.json (model card: 128K context,
+  8.17B parameters on its hub page).
+- olmo-2-7b-instruct: an allenai OLMo 2 7B instruct config.json (`_name_or_path` allenai/open_instruct_dev;
+  OLMo 2 was trained at 4096 tokens, 7.30B parameters on the OLMo-2-1124-7B hub page).
 Published parameter counts: Gemma 2 27.2B / 9.24B (model cards), Llama 4 Scout 109B total (model
 card, vision encoder included), Qwen2.5-7B 7.61B (model card), Command R 35B (model card).
 """
@@ -167,3 +171,27 @@ def test_partial_config_plans_the_rope_without_a_memory_plan() -> None:
     assert plan.memory.parameters is None and plan.memory.weight_bytes is None
     assert plan.memory.fits is None and plan.memory.kv_bytes_per_token == 57_344
     assert any("memory plan unknown" in w for w in plan.warnings)
+
+
+@pytest.mark.parametrize(
+    ("name", "native", "published", "kv_heads", "target", "factor"),
+    [
+        ("granite-3.3-8b-instruct", 131072, 8.17e9, 8, 262144, 2.0),
+        ("olmo-2-7b-instruct", 4096, 7.30e9, 32, 16384, 4.0),
+    ],
+)
+def test_configs_checked_in_review_plan_yarn_over_their_window(
+    name: str, native: int, published: float, kv_heads: int, target: int, factor: float
+) -> None:
+    s = spec(name)
+    assert s.native_context == native and s.native_context_unconfirmed
+    assert s.num_key_value_heads == kv_heads and s.head_dim == 128
+    counted = count_parameters(s)
+    assert counted is not None and abs(counted.total - published) / published < 0.01
+    # Every layer attends fully: K and V of every KV head of every layer, bf16.
+    assert kv_cache(s).bytes_per_token == s.num_hidden_layers * kv_per_layer(s)
+    plan = make_plan(s, target, engine="vllm", engine_version="0.33.0")
+    assert plan.scaling == "yarn" and plan.factor == factor
+    params = plan.rope_parameters or {}
+    assert params["rope_type"] == "yarn" and params["original_max_position_embeddings"] == native
+    assert params["rope_theta"] == s.rope.rope_theta

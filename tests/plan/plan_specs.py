@@ -166,30 +166,14 @@ def llama31_405b() -> ModelSpec:
     """meta-llama/Llama-3.1-405B-Instruct's config.json: hidden 16384, 126 layers, 128 heads, 8 KV heads,
     intermediate 53248, vocab 128256, llama3 x8 over 8192 (the same shape the vLLM LWS guide serves as
     TP 8 x PP 2 on two 8-GPU nodes, docs/deployment/frameworks/lws.md in vllm-project/vllm)."""
-    return ModelSpec(
-        model="meta-llama/Llama-3.1-405B-Instruct",
-        model_type="llama",
-        config_source="registry",
-        max_position_embeddings=131072,
-        native_context=131072,
-        native_context_source="config max_position_embeddings (llama3 x8 over 8192 pretraining)",
-        rope=RopeSpec(
-            rope_type="llama3",
-            rope_theta=5e5,
-            rotary_dim=128,
-            params={
-                "factor": 8.0,
-                "low_freq_factor": 1.0,
-                "high_freq_factor": 4.0,
-                "original_max_position_embeddings": 8192,
-            },
-        ),
-        hidden_size=16384,
-        num_hidden_layers=126,
-        num_attention_heads=128,
-        num_key_value_heads=8,
-        head_dim=128,
-        intermediate_size=53248,
-        vocab_size=128256,
-        layer_types=["full_attention"] * 126,
+    # The 8B's rope and attention layout, scaled up: only the shape fields differ.
+    return llama31_8b().model_copy(
+        update={
+            "model": "meta-llama/Llama-3.1-405B-Instruct",
+            "hidden_size": 16384,
+            "num_hidden_layers": 126,
+            "num_attention_heads": 128,
+            "intermediate_size": 53248,
+            "layer_types": ["full_attention"] * 126,
+        }
     )

@@ -319,3 +319,12 @@ def test_no_layout_without_weight_shapes() -> None:
     plan = _plan(spec, "h100-80gb")
     assert plan.memory.parameters is None and plan.layout is None
     assert [role.role for role in plan.node_commands] == ["server"]
+
+
+def test_layout_options_are_bounded() -> None:
+    # --num-gpus stops at 65,536; so do the node options (10**8 nodes planned 8*10**8 replicas before).
+    with pytest.raises(UsageError, match="--nodes must be between 1 and 65536"):
+        _plan(qwen3_8b(), "h100-80gb", nodes=10**8, gpus_per_node=8)
+    with pytest.raises(UsageError, match="--gpus-per-node must be between 1 and 65536"):
+        _plan(qwen3_8b(), "h100-80gb", gpus_per_node=10**6)
+    assert _plan(qwen3_8b(), "h100-80gb", nodes=65536, gpus_per_node=8).layout is not None

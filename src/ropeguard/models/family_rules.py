@@ -124,6 +124,18 @@ _LLAMA4_TEXT = {
 }
 
 
+# Qwen2.5's published shapes (hidden, layers, heads, KV heads, intermediate; config.json of each size).
+_QWEN25_SIZES: Mapping[str, Mapping[str, Any]] = {
+    "0.5b": _qwen2(896, 24, 14, 2, 4864, tied=True),
+    "1.5b": _qwen2(1536, 28, 12, 2, 8960, tied=True),
+    "3b": _qwen2(2048, 36, 16, 2, 11008, tied=True),
+    "7b": _qwen2(3584, 28, 28, 4, 18944, tied=False),
+    "14b": _qwen2(5120, 48, 40, 8, 13824, tied=False),
+    "32b": _qwen2(5120, 64, 40, 8, 27648, tied=False),
+    "72b": _qwen2(8192, 80, 64, 8, 29568, tied=False),
+}
+
+
 @dataclass(frozen=True)
 class FamilyRule:
     key: str
@@ -147,14 +159,8 @@ FAMILY_RULES: tuple[FamilyRule, ...] = (
         native=32768,
         source="Qwen2.5-Coder model cards: 32,768 tokens natively (YaRN factor 4 for 131,072)",
         base={"model_type": "qwen2", "max_position_embeddings": 32768, "rope_theta": 1_000_000.0},
-        sizes={
-            "0.5b": _qwen2(896, 24, 14, 2, 4864, tied=True),
-            "1.5b": _qwen2(1536, 28, 12, 2, 8960, tied=True),
-            "3b": _qwen2(2048, 36, 16, 2, 11008, tied=True),
-            "7b": _qwen2(3584, 28, 28, 4, 18944, tied=False),
-            "14b": _qwen2(5120, 48, 40, 8, 13824, tied=False),
-            "32b": _qwen2(5120, 64, 40, 8, 27648, tied=False),
-        },
+        # Coder has Qwen2.5's shapes size for size (its model cards), without a 72B.
+        sizes={size: shape for size, shape in _QWEN25_SIZES.items() if size != "72b"},
         exclude=r"-1m|vl",
         reference_size="7b",
     ),
@@ -164,15 +170,7 @@ FAMILY_RULES: tuple[FamilyRule, ...] = (
         native=32768,
         source="Qwen2.5 model cards: 32,768 tokens natively (YaRN factor 4 for 131,072)",
         base={"model_type": "qwen2", "max_position_embeddings": 32768, "rope_theta": 1_000_000.0},
-        sizes={
-            "0.5b": _qwen2(896, 24, 14, 2, 4864, tied=True),
-            "1.5b": _qwen2(1536, 28, 12, 2, 8960, tied=True),
-            "3b": _qwen2(2048, 36, 16, 2, 11008, tied=True),
-            "7b": _qwen2(3584, 28, 28, 4, 18944, tied=False),
-            "14b": _qwen2(5120, 48, 40, 8, 13824, tied=False),
-            "32b": _qwen2(5120, 64, 40, 8, 27648, tied=False),
-            "72b": _qwen2(8192, 80, 64, 8, 29568, tied=False),
-        },
+        sizes=_QWEN25_SIZES,
         # -1M: dual chunk attention, trained to 262144 (a config of its own); VL/Omni/Math differ.
         exclude=r"-1m|vl|omni|math",
         reference_size="7b",

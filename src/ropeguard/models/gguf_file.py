@@ -49,6 +49,9 @@ _MAX_STRING = 64 * 1024 * 1024
 _MAX_COUNT = 1 << 32
 # Arrays kept whole (small ones: per-layer head counts); longer ones are counted and skipped.
 _KEEP_ARRAY = 4096
+# Arrays of arrays: llama.cpp writes none deeper than one level; a deep chain is a damaged file (and
+# would otherwise end in a RecursionError).
+_MAX_NESTING = 8
 # llama.cpp's LlamaFileType (general.file_type) names of the common values; others print as a number.
 FILE_TYPES: dict[int, str] = {
     0: "ALL_F32",
@@ -103,23 +106,27 @@ class _Header:
             raise ModelConfigError(f"{self.origin}: GGUF string of {size} bytes (damaged file?)")
         self.stream.seek(size, 1)
 
-    def value(self, kind: int) -> Any:
+    def value(self, kind: int, depth: int = 0) -> Any:
         if kind in _SCALARS:
             return self.scalar(_SCALARS[kind])
         if kind == _STRING:
             return self.string()
         if kind == _ARRAY:
+            if depth >= _MAX_NESTING:
+                raise ModelConfigError(
+                    f"{self.origin}: GGUF arrays nested more than {_MAX_NESTING} deep (damaged file?)"
+                )
             item = self.scalar("<I")
             count = self.scalar("<Q")
             if count > _MAX_COUNT:
                 raise ModelConfigError(f"{self.origin}: GGUF array of {count} items (damaged file?)")
             if count > _KEEP_ARRAY:
-                self.skip_array(item, count)
+                self.skip_array(item, count, depth + 1)
                 return _Skipped(count)
-            return [self.value(item) for _ in range(count)]
+            return [self.value(item, depth + 1) for _ in range(count)]
         raise ModelConfigError(f"{self.origin}: unknown GGUF value type {kind}")
 
-    def skip_array(self, item: int, count: int) -> None:
+    def skip_array(self, item: int, count: int, depth: int) -> None:
         if item in _SCALARS:
             self.stream.seek(struct.calcsize(_SCALARS[item]) * count, 1)
         elif item == _STRING:
@@ -127,7 +134,7 @@ class _Header:
                 self.skip_string()
         else:
             for _ in range(count):
-                self.value(item)
+                self.value(item, depth)
 
 
 class _Skipped:

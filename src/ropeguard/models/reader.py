@@ -208,6 +208,16 @@ class _ConfigReader:
         what = f"{self.origin}: field '{self._field_name(key)}'"
         return validation.as_float(value, what, positive=positive, error=ModelConfigError)
 
+    def _as_theta(self, key: str, value: Any) -> float:
+        """A rotary base: above 1, or theta ** (-2i/d) does not fall and the rope math has no ramp."""
+        theta = self._as_float(key, value, positive=True)
+        if theta <= 1.0:
+            raise ModelConfigError(
+                f"{self.origin}: field '{self._field_name(key)}' must be above 1 (a rotary base), "
+                f"got {theta:g}"
+            )
+        return theta
+
     # -- the whole spec -----------------------------------------------------------------------
 
     def optional_int(self, key: str, missing: list[str]) -> int | None:
@@ -355,7 +365,7 @@ class _ConfigReader:
             per_kind = cast(Mapping[str, Mapping[str, Any]], raw)
             sliding = per_kind.get("sliding_attention")
             if sliding is not None and sliding.get("rope_theta") is not None:
-                local_theta = self._as_float(f"{key}.sliding_attention.rope_theta", sliding["rope_theta"])
+                local_theta = self._as_theta(f"{key}.sliding_attention.rope_theta", sliding["rope_theta"])
             full = per_kind.get("full_attention") or next(iter(per_kind.values()))
             return f"{key}.full_attention", dict(full), local_theta
         return key, dict(raw), None
@@ -379,9 +389,9 @@ class _ConfigReader:
             raise ModelConfigError(
                 f"{self.origin}: config lacks the field '{self._field_name('rope_theta')}'"
             )
-        theta = self._as_float("rope_theta", theta_value, positive=True)
+        theta = self._as_theta("rope_theta", theta_value)
         if local_theta is None and self.get("rope_local_base_freq") is not None:
-            local_theta = self._as_float("rope_local_base_freq", self.get("rope_local_base_freq"))
+            local_theta = self._as_theta("rope_local_base_freq", self.get("rope_local_base_freq"))
 
         partial_value = params.pop("partial_rotary_factor", None)
         if partial_value is None:
@@ -695,6 +705,9 @@ def load_model_spec(model: str, *, native: int | None = None, offline: bool | No
         config_path = path / "config.json"
         if not config_path.is_file():
             raise ModelConfigError(f"{path}: folder has no config.json")
+    else:
+        config_path = path
+    if config_path.is_file():
         return _confirmed(
             spec_from_config(
                 read_config_file(config_path),
@@ -703,17 +716,6 @@ def load_model_spec(model: str, *, native: int | None = None, offline: bool | No
                 native=native,
                 native_source=native_source,
                 origin=str(config_path),
-            )
-        )
-    if path.is_file():
-        return _confirmed(
-            spec_from_config(
-                read_config_file(path),
-                model=model,
-                source="local",
-                native=native,
-                native_source=native_source,
-                origin=str(path),
             )
         )
     if _looks_like_path(model):

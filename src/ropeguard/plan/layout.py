@@ -33,6 +33,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ropeguard import validation
 from ropeguard.errors import UsageError
 from ropeguard.models.spec import ModelSpec
 from ropeguard.plan.memory import (
@@ -43,7 +44,9 @@ from ropeguard.plan.memory import (
     _mlp_parameters,
     dtype_bytes,
     kv_cache,
+    kv_heads_per_gpu,
     quantized_bytes,
+    tensor_parallel_accepts,
 )
 
 # GPUs a server board carries. The SXM/OAM boards (HGX H100/H200/A100/B200, MI300X) are 8-GPU
@@ -132,18 +135,7 @@ def pipeline_partition(layers: int, stages: int) -> list[int]:
 
 def tensor_parallel_options(spec: ModelSpec, limit: int) -> list[int]:
     """Tensor-parallel sizes up to `limit` that vLLM accepts for this model, smallest first."""
-    kv = spec.num_key_value_heads
-    return [
-        size
-        for size in range(1, limit + 1)
-        if spec.num_attention_heads % size == 0 and (spec.mla is not None or kv % size == 0 or size % kv == 0)
-    ]
-
-
-def kv_heads_per_gpu(spec: ModelSpec, tensor_parallel: int) -> int | None:
-    if spec.mla is not None:
-        return None
-    return max(1, spec.num_key_value_heads // tensor_parallel)
+    return [size for size in range(1, limit + 1) if tensor_parallel_accepts(spec, size)]
 
 
 def _layer_linear_per_gpu(spec: ModelSpec, index: int, tp: int, expert_parallel: bool) -> float:
@@ -285,10 +277,13 @@ def plan_layout(
             f"{spec.model}: no parallel layout without the weight shapes",
             hint="give a config with the full shapes (a model folder or config.json)",
         )
-    if gpus_per_node is not None and gpus_per_node < 1:
-        raise UsageError(f"--gpus-per-node must be at least 1, got {gpus_per_node}")
-    if nodes is not None and nodes < 1:
-        raise UsageError(f"--nodes must be at least 1, got {nodes}")
+    # Bounded like --num-gpus: a million nodes is a typo, not a cluster to plan replicas on.
+    if gpus_per_node is not None:
+        gpus_per_node = validation.as_int(
+            gpus_per_node, "--gpus-per-node", minimum=1, maximum=validation.MAX_GPUS
+        )
+    if nodes is not None:
+        nodes = validation.as_int(nodes, "--nodes", minimum=1, maximum=validation.MAX_GPUS)
     if expert_parallel and spec.moe is None:
         raise UsageError(
             f"--expert-parallel needs a mixture-of-experts model; {spec.model} has no experts",

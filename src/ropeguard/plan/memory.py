@@ -323,26 +323,31 @@ class MemoryPlan(BaseModel):
     notes: list[str] = Field(default_factory=list)
 
 
+def tensor_parallel_accepts(spec: ModelSpec, size: int) -> bool:
+    """Whether vLLM takes this tensor-parallel size: it divides the attention heads, and the KV heads
+    divide it or are divided by it (MLA has one latent, so any size that splits the heads)."""
+    kv = spec.num_key_value_heads
+    return spec.num_attention_heads % size == 0 and (spec.mla is not None or kv % size == 0 or size % kv == 0)
+
+
+def kv_heads_per_gpu(spec: ModelSpec, tensor_parallel: int) -> int | None:
+    """KV heads one rank holds: split over the ranks, replicated past their count (None under MLA,
+    whose one latent vLLM keeps whole on every rank)."""
+    if spec.mla is not None:
+        return None
+    return math.ceil(spec.num_key_value_heads / tensor_parallel)
+
+
 def _tensor_parallel_candidates(spec: ModelSpec, limit: int = 64) -> list[int]:
-    """Powers of two vLLM accepts: they divide the attention heads; KV heads divide or are divided."""
-    sizes = []
-    size = 1
-    while size <= limit:
-        heads_ok = spec.num_attention_heads % size == 0
-        kv = spec.num_key_value_heads
-        kv_ok = spec.mla is not None or kv % size == 0 or size % kv == 0
-        if heads_ok and kv_ok:
-            sizes.append(size)
-        size *= 2
+    """Powers of two up to `limit` that vLLM accepts (tensor_parallel_accepts)."""
+    sizes = [1 << shift for shift in range(limit.bit_length()) if tensor_parallel_accepts(spec, 1 << shift)]
     return sizes or [1]
 
 
 def _kv_shard_fraction(spec: ModelSpec, tensor_parallel_size: int) -> float:
-    """The share of the KV cache one GPU holds: KV heads split over ranks, replicated past their count."""
-    if spec.mla is not None:
-        return 1.0  # vLLM keeps the whole latent on every rank
-    kv = spec.num_key_value_heads
-    return math.ceil(kv / tensor_parallel_size) / kv
+    """The share of the KV cache one GPU holds."""
+    heads = kv_heads_per_gpu(spec, tensor_parallel_size)
+    return 1.0 if heads is None else heads / spec.num_key_value_heads
 
 
 def plan_memory(

@@ -5,9 +5,9 @@ from __future__ import annotations
 import shlex
 from typing import TYPE_CHECKING
 
+from ropeguard import rope  # its numpy half loads on first use: a plan with no table never loads it
 from ropeguard.engines.argv import flag_groups
 from ropeguard.plan.planner import ContextPlan
-from ropeguard.rope import dimension_table
 
 if TYPE_CHECKING:
     from ropeguard.rope import DimensionTable
@@ -116,8 +116,7 @@ def dimension_table_for(plan: ContextPlan) -> DimensionTable | None:
     """
     if plan.applied_rope is None:
         return None
-
-    return dimension_table(
+    return rope.dimension_table(
         plan.applied_rope,
         plan.rope_theta,
         plan.rotary_dim,
