@@ -304,6 +304,12 @@ def probe_source(
         raise UsageError(f"--native {native[0]}: must be a positive token count")
     started = time.monotonic()
     wanted = sorted(set(lengths))
+    # Before any text is built or tokenized: a filler for a length past the window is work for nothing.
+    if max_length is not None and wanted[-1] > max_length:
+        raise UsageError(
+            f"length {wanted[-1]} exceeds the server's max_model_len {max_length}",
+            hint=f"probe lengths up to {max_length}",
+        )
     warnings: list[str] = []
     if document is None:
         text = filler_text(source.tokenize, wanted[-1], haystack, seed)
@@ -316,11 +322,6 @@ def probe_source(
             raise UsageError(
                 f"the document {name} has {len(ids)} tokens, shorter than the requested length {length}",
                 hint="pass a longer --document or smaller --lengths",
-            )
-        if max_length is not None and length > max_length:
-            raise UsageError(
-                f"length {length} exceeds the server's max_model_len {max_length}",
-                hint=f"probe lengths up to {max_length}",
             )
     curves: list[ProbeCurve] = []
     for length in wanted:
