@@ -15,6 +15,7 @@ import httpx
 from ropeguard.errors import EndpointError, UsageError
 from ropeguard.evals.haystack import Haystack
 from ropeguard.files import write_atomic
+from ropeguard.http_client import server_root
 from ropeguard.lengths import format_token_count
 from ropeguard.probe import detection
 from ropeguard.probe.results import (
@@ -392,7 +393,7 @@ def probe_source(
 
 def _server_facts(source: HttpLogprobSource) -> tuple[int | None, dict[str, str]]:
     """max_model_len from /v1/models and the engine version from /version (both optional)."""
-    root = source.base_url.rstrip("/").removesuffix("/v1")
+    root = server_root(source.base_url)
     max_length: int | None = None
     versions: dict[str, str] = {}
     try:
