@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from ropeguard.demo.tokenizer import write_tokenizer
+from ropeguard.errors import UsageError
 from ropeguard.evals.config import EvalConfig
 from ropeguard.evals.endpoint import Reply
 from ropeguard.evals.loader import load_run
@@ -71,6 +72,26 @@ def test_thinking_budget_leaves_room_in_the_window(tokenizer: LocalTokenizer) ->
     thinking = PromptBuilder(_config(thinking_budget=512), tokenizer).prepare(4096, 0.5, 0)
     assert thinking.max_tokens == plain.max_tokens + 512
     assert thinking.prompt_target == 4096 - thinking.max_tokens
+
+
+@pytest.mark.parametrize("task", ["passkey", "niah-multivalue"])
+def test_a_length_too_short_for_the_question_is_a_usage_error_never_a_prompt_over_its_target(
+    tokenizer: LocalTokenizer, task: str
+) -> None:
+    # Below the length of the needles and question alone, no filler count fits: such a prompt used to
+    # be sent over its target (within the judge's 1% it was even scored), so prompt + max_tokens
+    # exceeded the length. Every short length either fits or is refused by name.
+    outcomes = set()
+    for length in range(40, 1200, 20):
+        try:
+            prepared = PromptBuilder(_config(task=task, lengths=[length]), tokenizer).prepare(length, 0.5, 0)
+        except UsageError as error:
+            assert f"length {length}" in error.message
+            outcomes.add("refused")
+            continue
+        assert prepared.prompt_tokens + prepared.max_tokens <= length
+        outcomes.add("fits")
+    assert outcomes == {"refused", "fits"}
 
 
 class RecallByLength:

@@ -110,6 +110,20 @@ def test_a_retried_error_supersedes_the_earlier_record(tmp_path: Path) -> None:
     assert [(t.index, t.status) for t in trials] == [(0, "ok"), (1, "ok")]
 
 
+def test_a_later_error_never_replaces_a_finished_trial(tmp_path: Path) -> None:
+    # Resume retries only errors, so an error after an answer comes from a second writer or a
+    # concatenated file: the finished answer (ok or fail) is what the trial measured.
+    log = TrialLog(tmp_path / TRIALS_FILE)
+    log.open()
+    log.append(_record(0, "ok"))
+    log.append(_record(1, "fail"))
+    log.append(_record(0, "error"))
+    log.append(_record(1, "error"))
+    log.close()
+    trials = read_trials(tmp_path / TRIALS_FILE)
+    assert [(t.index, t.status) for t in trials] == [(0, "ok"), (1, "fail")]
+
+
 def test_a_bad_line_in_the_middle_is_skipped_by_number_and_never_cut(tmp_path: Path) -> None:
     path = tmp_path / TRIALS_FILE
     good = [_record(i).model_dump_json() for i in range(4)]

@@ -108,6 +108,22 @@ def test_length_above_the_served_window_is_refused_and_equal_is_cut_by_one() -> 
     assert "leaves room for the one generated token" in result.warnings[0]
 
 
+def test_a_length_past_the_served_window_is_refused_before_any_filler_is_tokenized() -> None:
+    # --lengths accepts up to 1024G tokens: a filler that size was built (and sent to /tokenize,
+    # doubling) before the refusal. The server's window is known first, so nothing is built.
+    inner = fake_server(prompt_logprobs=True, echo=False, max_model_len=2048)
+    tokenized: list[int] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/tokenize":
+            tokenized.append(len(request.content))
+        return inner.handle_request(request)
+
+    with pytest.raises(UsageError, match="length 100000 exceeds the server's max_model_len 2048"):
+        probe([1024, 100_000], base_url="http://fake/v1", transport=httpx.MockTransport(handle))
+    assert tokenized == []
+
+
 def test_cli_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["probe", "--lengths", "2k"]) == 2
     assert "--base-url" in capsys.readouterr().err

@@ -345,7 +345,9 @@ def scan_trials(path: Path) -> TrialsRead:
 
     Only the last line can be a torn write (an append cut short has no newline); any other bad line is
     reported in `skipped_lines` and the records after it are kept. A trial id appears twice only when
-    a resumed run retried an `error`: the later record wins (it keeps the earlier one's place).
+    a resumed run retried an `error`: the later record wins (it keeps the earlier one's place), except
+    that an `error` never replaces a finished record (resume retries errors only; an error written
+    after an answer, say by a second writer or a concatenated file, must not drop that answer).
     """
     read = TrialsRead()
     if not path.exists():
@@ -370,6 +372,9 @@ def scan_trials(path: Path) -> TrialsRead:
             continue
         read.unterminated = unterminated
         offset += len(raw)
+        earlier = records.get(record.trial_id)
+        if record.status == "error" and earlier is not None and earlier.status != "error":
+            continue
         records[record.trial_id] = record
     read.records = list(records.values())
     return read

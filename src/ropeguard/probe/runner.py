@@ -15,6 +15,7 @@ import httpx
 from ropeguard.errors import EndpointError, UsageError
 from ropeguard.evals.haystack import Haystack
 from ropeguard.files import write_atomic
+from ropeguard.http_client import server_root
 from ropeguard.lengths import format_token_count
 from ropeguard.probe import detection
 from ropeguard.probe.results import (
@@ -304,6 +305,12 @@ def probe_source(
         raise UsageError(f"--native {native[0]}: must be a positive token count")
     started = time.monotonic()
     wanted = sorted(set(lengths))
+    # Before any text is built or tokenized: a filler for a length past the window is work for nothing.
+    if max_length is not None and wanted[-1] > max_length:
+        raise UsageError(
+            f"length {wanted[-1]} exceeds the server's max_model_len {max_length}",
+            hint=f"probe lengths up to {max_length}",
+        )
     warnings: list[str] = []
     if document is None:
         text = filler_text(source.tokenize, wanted[-1], haystack, seed)
@@ -316,11 +323,6 @@ def probe_source(
             raise UsageError(
                 f"the document {name} has {len(ids)} tokens, shorter than the requested length {length}",
                 hint="pass a longer --document or smaller --lengths",
-            )
-        if max_length is not None and length > max_length:
-            raise UsageError(
-                f"length {length} exceeds the server's max_model_len {max_length}",
-                hint=f"probe lengths up to {max_length}",
             )
     curves: list[ProbeCurve] = []
     for length in wanted:
@@ -391,7 +393,7 @@ def probe_source(
 
 def _server_facts(source: HttpLogprobSource) -> tuple[int | None, dict[str, str]]:
     """max_model_len from /v1/models and the engine version from /version (both optional)."""
-    root = source.base_url.rstrip("/").removesuffix("/v1")
+    root = server_root(source.base_url)
     max_length: int | None = None
     versions: dict[str, str] = {}
     try:
