@@ -588,7 +588,9 @@ def certify(
             probe=probe_facts,
             wall_seconds=round(time.monotonic() - started, 1),
         )
-        write_atomic(out / CERTIFICATE_FILE, redact_model(certificate).model_dump_json(indent=2))
+        # The record returned (and printed by the CLI) is the one stored: redacted of known secrets.
+        certificate = redact_model(certificate)
+        write_atomic(out / CERTIFICATE_FILE, certificate.model_dump_json(indent=2))
     return certificate
 
 
@@ -802,7 +804,9 @@ def _certify_endpoint(
             probe=probe_facts,
             wall_seconds=round(time.monotonic() - started, 1),
         )
-        write_atomic(out / CERTIFICATE_FILE, redact_model(certificate).model_dump_json(indent=2))
+        # The record returned (and printed by the CLI) is the one stored: redacted of known secrets.
+        certificate = redact_model(certificate)
+        write_atomic(out / CERTIFICATE_FILE, certificate.model_dump_json(indent=2))
     return certificate
 
 
