@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from ropeguard.cli import interrupt_says_where
+from ropeguard.cli import interrupt_says_where, print_out
 from ropeguard.cli.app import app
 from ropeguard.cli.options import parse_depths, parse_gates
 from ropeguard.cli.serve import (
@@ -119,8 +119,8 @@ def certify_command(
             max_nll_rise=max_nll_rise,
         )
     if json_output:
-        typer.echo(json.dumps(certificate.model_dump(mode="json"), indent=2))
+        print_out(json.dumps(certificate.model_dump(mode="json"), indent=2))
     else:
-        typer.echo(render_certificate(certificate), nl=False)
+        print_out(render_certificate(certificate), nl=False)
     if not certificate.passed:
         raise typer.Exit(1)

@@ -150,7 +150,15 @@ class PromptBuilder:
         if tokens > target and n > 0:  # never above the target (module doc): one sentence less
             n -= 1
             tokens = count((n, None))
-        if tokens > target or target - tokens <= FIT_TOLERANCE * target:
+        if tokens > target:
+            # Only with no filler at all: the needles and question alone are longer than the target,
+            # and a prompt over it would make prompt + max_tokens exceed the length.
+            raise UsageError(
+                f"length {key.length} is too short for task {key.task}: its prompt without filler is "
+                f"{tokens} tokens, over the {target} left after {key.length - target} answer tokens",
+                hint="measure longer lengths",
+            )
+        if target - tokens <= FIT_TOLERANCE * target:
             return n, None
         with self._build_lock:
             chars = len(self.haystack.sentences(n + 1)[-1])
