@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ropeguard import validation
 from ropeguard.engines.argv import flag_groups, is_flag
 from ropeguard.errors import UsageError
+from ropeguard.redaction import REDACTED
 from ropeguard.serve.runtime import Runtime
 
 # Flags whose value ropeguard decides; an extra engine arg naming one of them is a conflict.
@@ -42,7 +43,6 @@ FLAG_ALIASES: dict[str, str] = {"-tp": "--tensor-parallel-size", "-pp": "--pipel
 # Flags that never go into a printed command with their value.
 SECRET_FLAGS: frozenset[str] = frozenset({"--api-key", "--hf-token"})
 SECRET_ENV_WORDS: tuple[str, ...] = ("TOKEN", "KEY", "SECRET", "PASSWORD")
-REDACTED = "***"
 
 
 class PlanLike(Protocol):
@@ -144,8 +144,13 @@ def api_key_of(launch: Launch, environ: dict[str, str]) -> str | None:
     return launch.env.get("VLLM_API_KEY") or environ.get("VLLM_API_KEY") or None
 
 
+def is_secret_env(name: str) -> bool:
+    """An environment variable whose value is never printed (and is redacted wherever it shows)."""
+    return any(word in name.upper() for word in SECRET_ENV_WORDS)
+
+
 def _env_value(name: str, value: str) -> str:
-    return REDACTED if any(word in name.upper() for word in SECRET_ENV_WORDS) else value
+    return REDACTED if is_secret_env(name) else value
 
 
 def canonical_flag(word: str) -> str | None:
