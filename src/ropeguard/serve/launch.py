@@ -133,9 +133,10 @@ def secret_values(argv: list[str]) -> list[str]:
 
 
 def api_key_of(launch: Launch, environ: dict[str, str]) -> str | None:
-    """The key a launched vLLM requires on /v1: the first `--api-key` value, else VLLM_API_KEY
-    (from the launch's env over the inherited one); vLLM's own precedence (--api-key wins)."""
-    for piece in split_flags(launch.argv):
+    """The key a launched vLLM requires on /v1: the first value of the last `--api-key` (argparse
+    keeps only the last of a repeated flag), else VLLM_API_KEY (from the launch's env over the
+    inherited one); vLLM's own precedence (--api-key wins)."""
+    for piece in reversed(split_flags(launch.argv)):
         flag, eq, value = piece[0].partition("=")
         if canonical_flag(flag) == "--api-key":
             keys = [value] if eq else piece[1:]
