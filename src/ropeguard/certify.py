@@ -401,6 +401,55 @@ def _served(config: EvalConfig, server: Server, model: str) -> EvalConfig:
     return config.model_copy(update=update)
 
 
+def _recall(run: Run) -> dict[int, float | None]:
+    return {length: stats.accuracy for length, stats in run.summary.lengths.items()}
+
+
+def _write_certificate(
+    out: Path,
+    plan: ContextPlan,
+    *,
+    command: str,
+    grid: list[int],
+    gates: list[GateResult],
+    scaled: Run | None,
+    baseline_run: Run | None,
+    report_html: str | None,
+    warnings: list[str],
+    probe_facts: ProbeFacts | None,
+    started: float,
+    endpoint: EndpointFacts | None = None,
+    baseline_endpoint: EndpointFacts | None = None,
+) -> Certificate:
+    """The certificate of either path (own server or `base_url`), written to OUT/certificate.json.
+
+    The record returned (and printed by the CLI) is the one stored: redacted of known secrets."""
+    certificate = Certificate(
+        model=plan.model,
+        target_context=plan.target_context,
+        native_context=plan.native_context,
+        factor=plan.factor,
+        hf_overrides=plan.hf_overrides,
+        command=command,
+        # No gate at all (the endpoint's max length failed first and nothing ran) is no pass.
+        passed=bool(gates) and all(gate.verdict == "pass" for gate in gates),
+        gates=gates,
+        lengths=grid,
+        recall=_recall(scaled) if scaled is not None else {},
+        baseline_recall=_recall(baseline_run) if baseline_run is not None else None,
+        out_dir=str(out),
+        report_html=report_html,
+        warnings=warnings,
+        endpoint=endpoint,
+        baseline_endpoint=baseline_endpoint,
+        probe=probe_facts,
+        wall_seconds=round(time.monotonic() - started, 1),
+    )
+    certificate = redact_model(certificate)
+    write_atomic(out / CERTIFICATE_FILE, certificate.model_dump_json(indent=2))
+    return certificate
+
+
 def certify(
     model: str,
     target: int | str,
@@ -565,30 +614,19 @@ def certify(
             baseline=baseline_dir if baseline_run is not None else None,
             within=plan.native_context,
         )
-        passed = all(result.verdict == "pass" for result in results)
-        certificate = Certificate(
-            model=plan.model,
-            target_context=plan.target_context,
-            native_context=plan.native_context,
-            factor=plan.factor,
-            hf_overrides=plan.hf_overrides,
+        certificate = _write_certificate(
+            out,
+            plan,
             command=command,
-            passed=passed,
+            grid=grid,
             gates=results,
-            lengths=grid,
-            recall={length: stats.accuracy for length, stats in scaled.summary.lengths.items()},
-            baseline_recall=(
-                {length: stats.accuracy for length, stats in baseline_run.summary.lengths.items()}
-                if baseline_run is not None
-                else None
-            ),
-            out_dir=str(out),
+            scaled=scaled,
+            baseline_run=baseline_run,
             report_html=str(report.html),
             warnings=warnings,
-            probe=probe_facts,
-            wall_seconds=round(time.monotonic() - started, 1),
+            probe_facts=probe_facts,
+            started=started,
         )
-        write_atomic(out / CERTIFICATE_FILE, redact_model(certificate).model_dump_json(indent=2))
     return certificate
 
 
@@ -744,9 +782,7 @@ def _certify_endpoint(
         else:
             write_atomic(scaled_dir / PLAN_FILE, plan.model_dump_json(indent=2))
             _say(echo, f"certify: recall grid {grid} against {public_url(base_url)} ({facts.model})")
-            scaled = run_eval(
-                scaled_config.model_copy(update={"base_urls": [base_url], "model": facts.model})
-            )
+            scaled = run_eval(_at_endpoint(scaled_config, base_url, facts))
             results += _recall_gates(scaled, chosen_gates)
             if probe:
                 probed = _run_probe(plan, base_url, facts.model, None, scaled_dir, echo)
@@ -755,11 +791,7 @@ def _certify_endpoint(
                 warnings += _probe_warnings(probed)
             if base_facts is not None and baseline_config is not None and baseline_url is not None:
                 _say(echo, f"certify: baseline lengths {short} against {public_url(baseline_url)}")
-                baseline_run = run_eval(
-                    baseline_config.model_copy(
-                        update={"base_urls": [baseline_url], "model": base_facts.model}
-                    )
-                )
+                baseline_run = run_eval(_at_endpoint(baseline_config, baseline_url, base_facts))
                 results.append(_baseline_gate(baseline_run, scaled))
             elif baseline and plan.factor > 1.0:
                 warnings.append(
@@ -776,33 +808,21 @@ def _certify_endpoint(
                 within=plan.native_context,
             )
             report_html = str(report.html)
-        certificate = Certificate(
-            model=plan.model,
-            target_context=plan.target_context,
-            native_context=plan.native_context,
-            factor=plan.factor,
-            hf_overrides=plan.hf_overrides,
+        certificate = _write_certificate(
+            out,
+            plan,
             command=command,
-            passed=bool(results) and all(result.verdict == "pass" for result in results),
+            grid=grid,
             gates=results,
-            lengths=grid,
-            recall=(
-                {length: stats.accuracy for length, stats in scaled.summary.lengths.items()} if scaled else {}
-            ),
-            baseline_recall=(
-                {length: stats.accuracy for length, stats in baseline_run.summary.lengths.items()}
-                if baseline_run is not None
-                else None
-            ),
-            out_dir=str(out),
+            scaled=scaled,
+            baseline_run=baseline_run,
             report_html=report_html,
             warnings=warnings,
+            probe_facts=probe_facts,
+            started=started,
             endpoint=EndpointFacts.of(facts),
             baseline_endpoint=EndpointFacts.of(base_facts) if base_facts is not None else None,
-            probe=probe_facts,
-            wall_seconds=round(time.monotonic() - started, 1),
         )
-        write_atomic(out / CERTIFICATE_FILE, redact_model(certificate).model_dump_json(indent=2))
     return certificate
 
 

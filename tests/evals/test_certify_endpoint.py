@@ -101,6 +101,27 @@ def test_without_a_baseline_url_the_certificate_says_no_baseline_was_measured(
     assert "endpoint-key-5c1" not in (out / CERTIFICATE_FILE).read_text()
 
 
+def test_what_certify_prints_is_redacted_like_what_it_stores(
+    servers: list[FakeOpenAI],
+    tokenizer: LocalTokenizer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # A server echoing the key (here in the served model's name) must not get it onto stdout either.
+    key = "endpoint-key-7e3"
+    scaled = _fake(servers, tokenizer, max_model_len=8192, required_key=key, model=f"tiny-{key}")
+    monkeypatch.setenv("ROPEGUARD_API_KEY", key)
+    out = tmp_path / "c"
+    code = main([*PLANNED, *GRID, "--base-url", scaled.base_url, "--out", str(out), "--json"])
+    printed = capsys.readouterr()
+    assert code == 0, printed.err
+    assert key not in printed.out and key not in (out / CERTIFICATE_FILE).read_text()
+    certificate = Certificate.model_validate(json.loads(printed.out))
+    assert certificate == _certificate(out)
+    assert certificate.endpoint is not None and certificate.endpoint.model == "tiny-***"
+
+
 @pytest.mark.parametrize("served", [4096, 16384])
 def test_a_served_max_length_other_than_the_plan_fails_before_any_trial(
     served: int,

@@ -99,3 +99,19 @@ def test_compare_cli_json_and_exit_codes(tmp_path: Path, capsys: pytest.CaptureF
     capsys.readouterr()
     assert main(["compare", str(a), str(tmp_path / "missing")]) == 2
     assert "error:" in capsys.readouterr().err
+
+
+def test_compare_prints_no_known_secret(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Runs stored before the key was known here (another shell, a key rotated in) still hold it in
+    # the served model's name: what the CLI prints passes through the one redaction all the same.
+    key = "compare-key-4b8"
+    monkeypatch.delenv("ROPEGUARD_API_KEY", raising=False)
+    a = write_run(tmp_path / "a", collapsing, model=f"tiny-{key}")
+    b = write_run(tmp_path / "b", all_right, model=f"tiny-{key}")
+    monkeypatch.setenv("ROPEGUARD_API_KEY", key)
+    assert main(["compare", str(a), str(b), "--json"]) == 0
+    printed = capsys.readouterr().out
+    assert key not in printed
+    assert json.loads(printed)["run_a"]["model"] == "tiny-***"

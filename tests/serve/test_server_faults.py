@@ -68,6 +68,13 @@ def test_readiness_sends_the_key_from_the_engine_args(guarded: int, tmp_path: Pa
     assert server.served_model == "tiny" and server.api_key == KEY
 
 
+def test_a_repeated_api_key_flag_counts_as_vllm_counts_it(tmp_path: Path) -> None:
+    # vLLM's api_key is `list[str] | None` on an nargs="+" option (vllm/entrypoints/launchers/
+    # cli_args.py, 0.32): argparse keeps only the last --api-key, so a key given before it is refused.
+    spec = LaunchSpec(model="m", extra_args=["--api-key", "old-key-0", "--seed", "1", "--api-key", KEY])
+    assert Server(spec, tmp_path, runtime=Runtime.detect()).api_key == KEY
+
+
 def test_readiness_sends_vllm_api_key_from_the_environment(
     guarded: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -4,7 +4,8 @@
 ropeguard's own errors into `error: ...` / `hint: ...` on stderr with the error's exit code (2 for
 usage and input errors, 1 for refused plans and failed gates); Ctrl-C exits 130, saying where the
 results so far are when a run was writing some. No traceback reaches a user for anything ropeguard
-raises on purpose, and known secrets never reach stderr (ropeguard.redaction).
+raises on purpose, and known secrets never reach stderr or
+what `print_out` prints (ropeguard.redaction).
 """
 
 from __future__ import annotations
@@ -60,6 +61,12 @@ def interrupt_says_where() -> Iterator[None]:
     except Interrupted as interrupted:
         typer.echo(str(interrupted), err=True)
         raise typer.Exit(130) from None
+
+
+def print_out(text: str, *, nl: bool = True) -> None:
+    """A command's result on stdout (a JSON document, a verdict): a record printed as it was measured
+    may quote a server (its model name, an answer), so the one redaction of known secrets applies."""
+    typer.echo(redact_text(text), nl=nl)
 
 
 def print_warning(text: str | None) -> None:

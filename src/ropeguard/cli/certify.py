@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from ropeguard.cli import interrupt_says_where
+from ropeguard.cli import interrupt_says_where, print_out
 from ropeguard.cli.app import app
 from ropeguard.cli.options import parse_depths, parse_gates
 from ropeguard.cli.serve import (
@@ -21,7 +21,6 @@ from ropeguard.cli.serve import (
     NUM_GPUS,
     OFFLINE,
     QUANTIZATION,
-    READY_TIMEOUT,
     PlanOptions,
 )
 from ropeguard.lengths import parse_token_counts
@@ -56,7 +55,10 @@ def certify_command(
     force: bool = FORCE,
     offline: bool = OFFLINE,
     cpu_kv_cache_gib: float | None = CPU_KV,
-    ready_timeout: float = READY_TIMEOUT,
+    # Not serve's READY_TIMEOUT (default 900): None says "not given", which --base-url needs to know.
+    ready_timeout: float | None = typer.Option(
+        None, "--ready-timeout", help="Seconds to wait for each server to be ready (default 900)."
+    ),
     base_url: str | None = typer.Option(
         None,
         "--base-url",
@@ -86,16 +88,9 @@ def certify_command(
     # Lazy: the CLI imports every command module at start; this command's library loads when it runs.
     from ropeguard.certify import certify, check_endpoint_options, check_probe_options, render_certificate
 
-    # None = not given (certify refuses a --ready-timeout given with --base-url, and defaults it).
-    # By name: typer's Context may carry its own ParameterSource enum, not click's.
-    source = ctx.get_parameter_source("ready_timeout")
-    timeout_given = source is not None and source.name in ("COMMANDLINE", "ENVIRONMENT")
-
     engine_args = list(ctx.args)
     check_probe_options(probe, max_nll_rise)
-    check_endpoint_options(
-        base_url, baseline_url, engine_args, cpu_kv_cache_gib, ready_timeout if timeout_given else None
-    )
+    check_endpoint_options(base_url, baseline_url, engine_args, cpu_kv_cache_gib, ready_timeout)
     options = PlanOptions(
         native, engine_version, gpu, gpu_memory, num_gpus, kv_cache_dtype, quantization, force, offline
     )
@@ -116,7 +111,7 @@ def certify_command(
             no_think=no_think,
             cpu_kv_cache_gib=cpu_kv_cache_gib,
             engine_args=engine_args,
-            ready_timeout=ready_timeout if timeout_given else None,
+            ready_timeout=ready_timeout,
             progress=not json_output,
             base_url=base_url,
             baseline_url=baseline_url,
@@ -124,8 +119,8 @@ def certify_command(
             max_nll_rise=max_nll_rise,
         )
     if json_output:
-        typer.echo(json.dumps(certificate.model_dump(mode="json"), indent=2))
+        print_out(json.dumps(certificate.model_dump(mode="json"), indent=2))
     else:
-        typer.echo(render_certificate(certificate), nl=False)
+        print_out(render_certificate(certificate), nl=False)
     if not certificate.passed:
         raise typer.Exit(1)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from ropeguard.cli import interrupt_says_where
+from ropeguard.cli import interrupt_says_where, print_out
 from ropeguard.cli.app import app
 from ropeguard.errors import UsageError
 
@@ -33,6 +33,6 @@ def demo_command(
     with interrupt_says_where():
         result = run_demo(out, backend=backend)  # type: ignore[arg-type]
     if json_output:
-        typer.echo(json.dumps(result.model_dump(mode="json"), indent=2))
+        print_out(json.dumps(result.model_dump(mode="json"), indent=2))
         return
     render_demo(result)

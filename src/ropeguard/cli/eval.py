@@ -14,7 +14,7 @@ from pathlib import Path
 import typer
 
 from ropeguard import validation
-from ropeguard.cli import interrupt_says_where, print_warning
+from ropeguard.cli import interrupt_says_where, print_out, print_warning
 from ropeguard.cli.app import app
 from ropeguard.cli.options import parse_depths, parse_gates, parse_hf_overrides
 from ropeguard.errors import UsageError
@@ -164,7 +164,7 @@ def eval_command(
     summary = result.summary
     print_warning(result.skipped_warning)
     if as_json:
-        typer.echo(json.dumps(summary.to_json()))
+        print_out(json.dumps(summary.to_json()))
     else:
         from rich.console import Console
 

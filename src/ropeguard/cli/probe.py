@@ -8,7 +8,7 @@ from typing import Literal, cast
 import typer
 
 from ropeguard import validation
-from ropeguard.cli import interrupt_says_where
+from ropeguard.cli import interrupt_says_where, print_out
 from ropeguard.cli.app import app
 from ropeguard.cli.options import native_tokens, parse_hf_overrides
 from ropeguard.errors import Interrupted, UsageError
@@ -114,11 +114,11 @@ def probe_command(
         except KeyboardInterrupt:
             raise Interrupted(None, f"nothing was written ({unfinished})") from None
     if as_json:
-        typer.echo(result.model_dump_json(indent=2))
+        print_out(result.model_dump_json(indent=2))
         return
     # Lazy: the CLI imports every command module at start; this command's library loads when it runs.
     from ropeguard.reports.terminal_probe import render_probe_text
 
-    typer.echo(render_probe_text(result))
+    print_out(render_probe_text(result))
     if out is not None:
         typer.echo(f"wrote {out / 'probe.json'}")

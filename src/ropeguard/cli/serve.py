@@ -82,10 +82,6 @@ CPU_KV = typer.Option(None, "--cpu-kv-cache-gib", help="vllm-cpu only: GiB of KV
 READY_TIMEOUT = typer.Option(900.0, "--ready-timeout", help="Seconds to wait for the server to be ready.")
 
 
-def default_run_dir(kind: str) -> Path:
-    return run_folder(kind)
-
-
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
@@ -169,7 +165,7 @@ def serve_command(
         typer.echo("\nThe command ropeguard serve would run:\n")
         typer.echo(f"  {launch.shell()}")
         return
-    folder = run_dir or default_run_dir("serve")
+    folder = run_dir or run_folder("serve")
     signal.signal(signal.SIGTERM, _raise_interrupt)
     with interrupt_says_where():
         try:

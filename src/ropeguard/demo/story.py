@@ -301,7 +301,9 @@ def _run_demo(
         out_dir=str(out),
         wall_seconds=round(time.monotonic() - started, 1),
     )
-    write_atomic(out / "demo.json", redact_model(result).model_dump_json(indent=2))
+    # The record returned (and printed by `demo --json`) is the one stored: redacted of known secrets.
+    result = redact_model(result)
+    write_atomic(out / "demo.json", result.model_dump_json(indent=2))
     return result
 
 

@@ -10,6 +10,8 @@ import json
 import string
 from pathlib import Path
 
+from ropeguard.files import write_atomic
+
 PAD = "<pad>"
 UNK = "<unk>"
 END = "<|end|>"  # end of a turn; also the end-of-sequence token
@@ -86,12 +88,13 @@ def tokenizer_config(model_max_length: int) -> dict[str, object]:
 
 def write_tokenizer(folder: Path, *, model_max_length: int) -> None:
     """Write tokenizer.json, tokenizer_config.json and chat_template.jinja into `folder`."""
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "tokenizer.json").write_text(json.dumps(tokenizer_json(), indent=1) + "\n")
-    (folder / "tokenizer_config.json").write_text(
-        json.dumps(tokenizer_config(model_max_length), indent=1) + "\n"
+    # Atomic like every file ropeguard writes: a killed write never leaves a tokenizer half there.
+    write_atomic(folder / "tokenizer.json", json.dumps(tokenizer_json(), indent=1) + "\n")
+    write_atomic(
+        folder / "tokenizer_config.json", json.dumps(tokenizer_config(model_max_length), indent=1) + "\n"
     )
-    (folder / "special_tokens_map.json").write_text(
-        json.dumps({"eos_token": END, "pad_token": PAD, "unk_token": UNK}, indent=1) + "\n"
+    write_atomic(
+        folder / "special_tokens_map.json",
+        json.dumps({"eos_token": END, "pad_token": PAD, "unk_token": UNK}, indent=1) + "\n",
     )
-    (folder / "chat_template.jinja").write_text(CHAT_TEMPLATE)
+    write_atomic(folder / "chat_template.jinja", CHAT_TEMPLATE)

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ropeguard import validation
 from ropeguard.engines.argv import flag_groups, is_flag
 from ropeguard.errors import UsageError
+from ropeguard.redaction import REDACTED
 from ropeguard.serve.runtime import Runtime
 
 # Flags whose value ropeguard decides; an extra engine arg naming one of them is a conflict.
@@ -42,7 +43,6 @@ FLAG_ALIASES: dict[str, str] = {"-tp": "--tensor-parallel-size", "-pp": "--pipel
 # Flags that never go into a printed command with their value.
 SECRET_FLAGS: frozenset[str] = frozenset({"--api-key", "--hf-token"})
 SECRET_ENV_WORDS: tuple[str, ...] = ("TOKEN", "KEY", "SECRET", "PASSWORD")
-REDACTED = "***"
 
 
 class PlanLike(Protocol):
@@ -133,9 +133,10 @@ def secret_values(argv: list[str]) -> list[str]:
 
 
 def api_key_of(launch: Launch, environ: dict[str, str]) -> str | None:
-    """The key a launched vLLM requires on /v1: the first `--api-key` value, else VLLM_API_KEY
-    (from the launch's env over the inherited one); vLLM's own precedence (--api-key wins)."""
-    for piece in split_flags(launch.argv):
+    """The key a launched vLLM requires on /v1: the first value of the last `--api-key` (argparse
+    keeps only the last of a repeated flag), else VLLM_API_KEY (from the launch's env over the
+    inherited one); vLLM's own precedence (--api-key wins)."""
+    for piece in reversed(split_flags(launch.argv)):
         flag, eq, value = piece[0].partition("=")
         if canonical_flag(flag) == "--api-key":
             keys = [value] if eq else piece[1:]
@@ -144,8 +145,13 @@ def api_key_of(launch: Launch, environ: dict[str, str]) -> str | None:
     return launch.env.get("VLLM_API_KEY") or environ.get("VLLM_API_KEY") or None
 
 
+def is_secret_env(name: str) -> bool:
+    """An environment variable whose value is never printed (and is redacted wherever it shows)."""
+    return any(word in name.upper() for word in SECRET_ENV_WORDS)
+
+
 def _env_value(name: str, value: str) -> str:
-    return REDACTED if any(word in name.upper() for word in SECRET_ENV_WORDS) else value
+    return REDACTED if is_secret_env(name) else value
 
 
 def canonical_flag(word: str) -> str | None:

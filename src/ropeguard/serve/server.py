@@ -36,13 +36,13 @@ from ropeguard.http_client import client as http_client
 from ropeguard.redaction import remember_secret
 from ropeguard.serve.failures import Finding, diagnose, last_error_line
 from ropeguard.serve.launch import (
-    SECRET_ENV_WORDS,
     Launch,
     LaunchSpec,
     PlanLike,
     api_key_of,
     build_launch,
     is_headless,
+    is_secret_env,
     secret_values,
     spec_from_plan,
 )
@@ -160,7 +160,7 @@ class Server:
         for secret in secret_values(self.launch.argv):
             remember_secret(secret)
         for name, value in self.launch.env.items():
-            if any(word in name.upper() for word in SECRET_ENV_WORDS):
+            if is_secret_env(name):
                 remember_secret(value)
         self.run_dir = Path(run_dir)
         self.log_path = self.run_dir / "server.log"
@@ -185,10 +185,6 @@ class Server:
     @property
     def command(self) -> str:
         return self.launch.shell()
-
-    def auth_headers(self) -> dict[str, str]:
-        """What a client of this server sends: its API key as a bearer token, when it has one."""
-        return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
 
     def _say(self, text: str) -> None:
         if self.echo is not None:
