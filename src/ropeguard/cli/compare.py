@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from ropeguard.cli import print_warning
+from ropeguard.cli import print_out, print_warning
 from ropeguard.cli.app import app
 
 
@@ -29,5 +29,5 @@ def compare_command(
     for loaded in runs:
         print_warning(loaded.skipped_warning)
     result = compare_runs(*runs, alpha=alpha)
-    typer.echo(result.model_dump_json(indent=2) if as_json else render_comparison_text(result))
+    print_out(result.model_dump_json(indent=2) if as_json else render_comparison_text(result))
     return 1 if fail_on_worse and result.overall.verdict == "worse" else 0
