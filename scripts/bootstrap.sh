@@ -62,19 +62,20 @@ pip_error() {  # pip's last ERROR line in the log, for the one-line message
   printf '%s' "${line:-pip failed}"
 }
 
-why_not_up_to_date() {  # prints the reason, or nothing when $VENV is up to date
-  if [ ! -x "$VENV/bin/python" ]; then
-    echo "$VENV has no Python (not created yet)"
-  elif [ ! -f "$stamp" ]; then
-    echo "$VENV was never completely installed by this script"
-  elif [ "$(cat "$stamp")" != "$want" ]; then
-    echo "pyproject.toml or the pins in scripts/bootstrap.sh changed since the last install"
-  elif [ ! -x "$VENV/bin/ropeguard" ]; then
-    echo "$VENV/bin/ropeguard is missing"
-  fi
-}
+# Why $VENV is not up to date, or empty when it is (set without subshells: the no-op path is the common one).
+reason=
+have=
+if [ -f "$stamp" ]; then read -r have <"$stamp" || true; fi
+if [ ! -x "$VENV/bin/python" ]; then
+  reason="$VENV has no Python (not created yet)"
+elif [ -z "$have" ]; then
+  reason="$VENV was never completely installed by this script"
+elif [ "$have" != "$want" ]; then
+  reason="pyproject.toml or the pins in scripts/bootstrap.sh changed since the last install"
+elif [ ! -x "$VENV/bin/ropeguard" ]; then
+  reason="$VENV/bin/ropeguard is missing"
+fi
 
-reason=$(why_not_up_to_date)
 case "${1:-}" in
   "") ;;
   --check)
