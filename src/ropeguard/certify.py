@@ -613,7 +613,10 @@ def certify(
             scaled_dir,
             baseline=baseline_dir if baseline_run is not None else None,
             within=plan.native_context,
+            title=_report_title(plan),
         )
+        if report.headline is not None:
+            warnings.insert(0, report.headline)
         certificate = _write_certificate(
             out,
             plan,
@@ -806,8 +809,11 @@ def _certify_endpoint(
                 scaled_dir,
                 baseline=baseline_dir if baseline_run is not None else None,
                 within=plan.native_context,
+                title=_report_title(plan, endpoint=public_url(base_url)),
             )
             report_html = str(report.html)
+            if report.headline is not None:
+                warnings.insert(0, report.headline)
         certificate = _write_certificate(
             out,
             plan,
@@ -828,6 +834,16 @@ def _certify_endpoint(
 
 def default_out_dir() -> Path:
     return run_folder("certify")
+
+
+def _report_title(plan: ContextPlan, endpoint: str | None = None) -> str:
+    """The scaled run's report title: which configuration was certified (and where)."""
+    scaling = f"YaRN x{plan.factor:g}" if plan.factor > 1.0 else "no rope scaling"
+    where = f" at {endpoint}" if endpoint else ""
+    return (
+        f"ropeguard certify: {plan.model}{where} as planned ({scaling}, native {plan.native_context}, "
+        f"max length {plan.target_context})"
+    )
 
 
 def render_certificate(certificate: Certificate) -> str:

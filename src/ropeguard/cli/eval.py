@@ -169,10 +169,10 @@ def eval_command(
         from rich.console import Console
 
         # Lazy: the CLI imports every command module at start; this command's library loads when it runs.
-        from ropeguard.reports.terminal import render_grid_table
+        from ropeguard.reports.terminal import render_grid
 
         console = Console()
-        console.print(render_grid_table(summary))
+        console.print(render_grid(summary))
         console.print(
             f"{summary.trials} trials, {summary.prompt_tokens_sent:,} prompt tokens, "
             f"{summary.wall_seconds:.1f} s; results in {result.directory}"
