@@ -341,7 +341,7 @@ def render_demo(result: DemoResult, console: Any = None) -> None:
     console = console or Console()
     width = min(console.width, WIDTH)
     for line in demo_story_lines(result, before_tables=True):
-        console.print(_wrapped(line, width), highlight=False)
+        console.print(escape(_wrapped(line, width)), soft_wrap=True, highlight=False)
     sides = (("1", result.unscaled, "unscaled"), ("2", result.planned, f"YaRN x{_factor(result):g}"))
     for number, side, short in sides:
         run = load_run(Path(side.run_dir))
@@ -356,10 +356,12 @@ def render_demo(result: DemoResult, console: Any = None) -> None:
             console.print("served with:", highlight=False)
             console.print(escape(shell_lines(side.command, width)), soft_wrap=True, highlight=False)
         if side.report_html:
-            console.print(f"report ({short}): {side.report_html}", soft_wrap=True, highlight=False)
+            # A path is one word to copy or click: on a line of its own, never broken.
+            console.print(f"report ({short}):", highlight=False)
+            console.print(f"  {escape(side.report_html)}", soft_wrap=True, highlight=False)
     console.print()
     for line in demo_story_lines(result, before_tables=False):
-        console.print(_wrapped(line, width), highlight=False)
+        console.print(escape(_wrapped(line, width)), soft_wrap=True, highlight=False)
 
 
 def shell_lines(command: str, width: int, indent: str = "  ") -> str:
@@ -443,7 +445,8 @@ def demo_story_lines(result: DemoResult, *, before_tables: bool) -> list[str]:
         else f"{held} (at {longest} tokens: {_fmt(after)} vs {_fmt(before)} unscaled)"
     )
     lines.append(f"  2) served as ropeguard plans it (YaRN x{_factor(result):g}): {fixed}.")
-    lines.append(f"  wall time {result.wall_seconds:.0f} s; everything is in {result.out_dir}")
+    lines.append(f"  wall time {result.wall_seconds:.0f} s; everything is in")
+    lines.append(f"  {result.out_dir}")
     lines += [
         "",
         "Next, for your own model (a Hugging Face id or a local folder):",

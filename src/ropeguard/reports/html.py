@@ -413,7 +413,7 @@ def render_html(
     if plan is not None and isinstance(plan.get("warnings"), list):
         warnings += [f"plan: {w}" for w in plan["warnings"]]
     warnings += list(extra_warnings)
-    if run is not None:
+    if run is not None and headline is None:
         note = unmeasured_range(run.summary, _served_max(run, served_max))
         if note is not None:
             warnings.append(note)
