@@ -34,6 +34,7 @@ probably overstated.
 from __future__ import annotations
 
 import math
+import shlex
 import sys
 import time
 from datetime import datetime, timezone
@@ -53,7 +54,7 @@ from ropeguard.evals.results import TRIALS_FILE
 from ropeguard.evals.tasks import task_names
 from ropeguard.files import RunLock, results_on_interrupt, run_folder, write_atomic
 from ropeguard.http_client import auth_headers, public_url
-from ropeguard.lengths import parse_token_count
+from ropeguard.lengths import format_token_count, parse_token_count
 from ropeguard.redaction import redact_model
 from ropeguard.reports.compare import compare_runs
 from ropeguard.reports.html import PLAN_FILE, write_report
@@ -866,11 +867,12 @@ def render_certificate(certificate: Certificate) -> str:
         lines.append(f"  [{gate.verdict}] {gate.name}{bound}: {measured} (n={gate.n}; {gate.detail})")
     if certificate.baseline_recall is not None:
         lines.append("")
-        lines.append("  length  scaled  baseline")
+        lines.append("  recall per prompt length, with and without the planned scaling:")
+        lines.append("  prompt length (tokens)  as planned  unscaled baseline")
         for length in sorted(certificate.baseline_recall):
             scaled = certificate.recall.get(length)
             base = certificate.baseline_recall[length]
-            lines.append(f"  {length:>6}  {_fmt(scaled):>6}  {_fmt(base):>8}")
+            lines.append(f"  {length:>22}  {_fmt(scaled):>10}  {_fmt(base):>17}")
     if certificate.probe is not None:
         facts = certificate.probe
         start = "none" if facts.degradation_start is None else f"from position {facts.degradation_start}"
@@ -886,6 +888,15 @@ def render_certificate(certificate: Certificate) -> str:
     else:
         lines += ["", f"  served with: {certificate.command}"]
     lines.append(f"  report: {certificate.report_html or '- (no trial was run)'}")
+    if certificate.passed and certificate.endpoint is None:
+        target = format_token_count(certificate.target_context)
+        native = format_token_count(certificate.native_context)
+        model = shlex.quote(certificate.model)
+        lines.append(f"  next: ropeguard serve {model} --target {target} --native {native}  # as certified")
+    elif not certificate.passed:
+        lines.append(
+            "  next: the report shows where recall fails; `ropeguard plan` and `ropeguard lint` say why"
+        )
     return "\n".join(lines) + "\n"
 
 

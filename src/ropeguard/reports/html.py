@@ -126,7 +126,7 @@ def _run_sections(run: Run) -> tuple[str, list[str]]:
         verdict += f'<p class="verdict"><b>{_e(summary.verdict)}</b></p>'
         warnings.append(summary.verdict)
     html = (
-        verdict + "<h2>Recall by length and depth</h2>"
+        verdict + "<h2>Recall by prompt length and needle depth</h2>"
         f'<div class="charts"><div>{svg.heatmap_svg(lengths, depths, cells)}</div>'
         f"<div>{svg.interval_chart_svg(points, summary.effective_context_threshold)}</div></div>"
         "<h2>Accuracy per length (Wilson 95% interval)</h2>"

@@ -49,9 +49,9 @@ def write_heatmap_png(run: Run, path: Path, *, title: str | None = None, headlin
         axes.set_xlabel("needle depth (% into the prompt)")
         axes.set_ylabel("prompt length (tokens)")
         # A model name is data, not markup: matplotlib would read "$...$" as mathtext.
-        name = f"{title}\n" if title else ""
+        name = f"{textwrap.fill(redact_text(title), 64)}\n" if title else ""
         axes.set_title(
-            f"{name}recall of {run.info.config.task}: {redact_text(run.info.server.model)}"[:160],
+            name + f"recall of {run.info.config.task}: {redact_text(run.info.server.model)}"[:80],
             fontsize=9,
             parse_math=False,
             loc="left",
@@ -60,7 +60,7 @@ def write_heatmap_png(run: Run, path: Path, *, title: str | None = None, headlin
             figure.text(
                 0.01,
                 0.01,
-                textwrap.fill(redact_text(headline), 90),
+                textwrap.fill("Warning: " + redact_text(headline), 84),
                 fontsize=7,
                 color="#7a3800",
                 parse_math=False,
