@@ -89,7 +89,7 @@ def test_render_says_failed_and_names_the_gate() -> None:
         out_dir="out",
     )
     text = render_certificate(certificate)
-    assert "FAILED" in text
+    assert text.startswith("FAILED: certify m at 8192 tokens")
     assert "[fail] recall at 8192 >= 0.80: 0.10" in text
 
 

@@ -849,10 +849,11 @@ def _report_title(plan: ContextPlan, endpoint: str | None = None) -> str:
 
 def render_certificate(certificate: Certificate) -> str:
     """A short text verdict for the terminal."""
+    # The verdict first: a long model name wraps the line after it, never the verdict itself.
     lines = [
-        f"certify {certificate.model} at {certificate.target_context} tokens "
-        f"(native {certificate.native_context}, factor x{certificate.factor:g}): "
-        + ("PASSED" if certificate.passed else "FAILED"),
+        ("PASSED" if certificate.passed else "FAILED")
+        + f": certify {certificate.model} at {certificate.target_context} tokens "
+        f"(native {certificate.native_context}, factor x{certificate.factor:g})",
         "",
     ]
     for gate in certificate.gates:
