@@ -42,11 +42,11 @@ _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24px auto;max-width:1040px;
 color:#222;background:#fff;line-height:1.4;padding:0 16px}
 h1{font-size:1.5em;margin-bottom:4px}h2{font-size:1.15em;margin-top:28px;border-bottom:1px solid #ddd}
-.sub{color:#555;margin-top:0}.verdict{display:block;font-size:1.1em;padding:8px 12px;background:#f4f6f8;
+.sub{color:#555;margin-top:0}.verdict{display:block;font-size:1.1em;padding:8px 12px;background:#e8eef5;
 border-radius:6px;overflow-wrap:anywhere}.headline{display:block;font-size:1.2em;padding:10px 14px;
 background:#fff3e0;border-left:6px solid #c05800;color:#7a3800;margin:8px 0 12px}
 table{border-collapse:collapse;margin:8px 0;font-size:.92em}td,th{border:1px solid #ddd;padding:3px 8px;
-text-align:right}th{background:#f4f6f8}td.l,th.l{text-align:left}code,pre{font-family:ui-monospace,Menlo,
+text-align:right}th{background:#f4f6f8}td.l,th.l{text-align:left}td:not(.l){white-space:nowrap}code,pre{font-family:ui-monospace,Menlo,
 Consolas,monospace;font-size:.88em}pre{background:#f6f8fa;padding:8px;overflow-x:auto;white-space:pre-wrap;
 word-break:break-all}.warn li{color:#8a4b00}.tick{font-size:11px;fill:#333}.axis{font-size:12px;fill:#222}
 .cell{font-size:11px}.grid{stroke:#e5e5e5}.threshold{stroke:#c00;stroke-dasharray:5 4}
