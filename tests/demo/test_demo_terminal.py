@@ -125,3 +125,12 @@ def test_refused_prompts_are_not_counted_as_200_ok(monkeypatch: pytest.MonkeyPat
     flat = " ".join(" ".join(_printed(result, width=200)).split())
     assert "30 of 40 prompts answered with 200 OK, 10 refused, 0 errors" in flat
     assert "every one of" not in flat and "30 of the 40 requests got 200 OK" in flat
+
+
+def test_demo_where_json_is_one_document(capsys: pytest.CaptureFixture[str]) -> None:
+    from ropeguard.demo import model_dir
+
+    assert main(["demo", "--where", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"model_dir": str(model_dir())}
+    assert main(["demo", "--where"]) == 0
+    assert capsys.readouterr().out == f"{model_dir()}\n"
