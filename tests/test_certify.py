@@ -89,7 +89,7 @@ def test_render_says_failed_and_names_the_gate() -> None:
         out_dir="out",
     )
     text = render_certificate(certificate)
-    assert "FAILED" in text
+    assert text.startswith("FAILED: certify m at 8192 tokens")
     assert "[fail] recall at 8192 >= 0.80: 0.10" in text
 
 
@@ -199,3 +199,29 @@ def test_the_eval_of_a_served_model_sends_the_key_the_server_was_started_with(tm
     assert served.base_urls == ["http://127.0.0.1:8123/v1"]
     assert served.api_key is not None and served.api_key.get_secret_value() == "certify-key-9d2"
     assert "certify-key-9d2" not in repr(served) and "certify-key-9d2" not in served.model_dump_json()
+
+
+def test_render_labels_the_recall_table_and_says_what_to_run_next() -> None:
+    certificate = Certificate(
+        model="Qwen/Qwen3-8B",
+        target_context=131072,
+        native_context=32768,
+        factor=4.0,
+        hf_overrides=None,
+        command="vllm serve Qwen/Qwen3-8B --port 41000",
+        passed=True,
+        gates=[],
+        lengths=[32768, 131072],
+        recall={32768: 1.0, 131072: 0.95},
+        baseline_recall={32768: 0.98},
+        out_dir="out",
+    )
+    lines = render_certificate(certificate).splitlines()
+    header = next(line for line in lines if "prompt length (tokens)" in line)
+    row = lines[lines.index(header) + 1]
+    # The numbers sit under their column names.
+    assert row.split() == ["32768", "1.00", "0.98"]
+    assert row.index("1.00") + 4 == header.index("as planned") + len("as planned")
+    assert lines[-1] == "  next: ropeguard serve Qwen/Qwen3-8B --target 128k --native 32k  # as certified"
+    failed = render_certificate(certificate.model_copy(update={"passed": False}))
+    assert "next: the report shows where recall fails" in failed and "ropeguard serve" not in failed

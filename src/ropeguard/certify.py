@@ -34,6 +34,7 @@ probably overstated.
 from __future__ import annotations
 
 import math
+import shlex
 import sys
 import time
 from datetime import datetime, timezone
@@ -53,7 +54,7 @@ from ropeguard.evals.results import TRIALS_FILE
 from ropeguard.evals.tasks import task_names
 from ropeguard.files import RunLock, results_on_interrupt, run_folder, write_atomic
 from ropeguard.http_client import auth_headers, public_url
-from ropeguard.lengths import parse_token_count
+from ropeguard.lengths import format_token_count, parse_token_count
 from ropeguard.redaction import redact_model
 from ropeguard.reports.compare import compare_runs
 from ropeguard.reports.html import PLAN_FILE, write_report
@@ -613,7 +614,10 @@ def certify(
             scaled_dir,
             baseline=baseline_dir if baseline_run is not None else None,
             within=plan.native_context,
+            title=_report_title(plan),
         )
+        if report.headline is not None:
+            warnings.insert(0, report.headline)
         certificate = _write_certificate(
             out,
             plan,
@@ -806,8 +810,11 @@ def _certify_endpoint(
                 scaled_dir,
                 baseline=baseline_dir if baseline_run is not None else None,
                 within=plan.native_context,
+                title=_report_title(plan, endpoint=public_url(base_url)),
             )
             report_html = str(report.html)
+            if report.headline is not None:
+                warnings.insert(0, report.headline)
         certificate = _write_certificate(
             out,
             plan,
@@ -830,12 +837,23 @@ def default_out_dir() -> Path:
     return run_folder("certify")
 
 
+def _report_title(plan: ContextPlan, endpoint: str | None = None) -> str:
+    """The scaled run's report title: which configuration was certified (and where)."""
+    scaling = f"YaRN x{plan.factor:g}" if plan.factor > 1.0 else "no rope scaling"
+    where = f" at {endpoint}" if endpoint else ""
+    return (
+        f"ropeguard certify: {plan.model}{where} as planned ({scaling}, native {plan.native_context}, "
+        f"max length {plan.target_context})"
+    )
+
+
 def render_certificate(certificate: Certificate) -> str:
     """A short text verdict for the terminal."""
+    # The verdict first: a long model name wraps the line after it, never the verdict itself.
     lines = [
-        f"certify {certificate.model} at {certificate.target_context} tokens "
-        f"(native {certificate.native_context}, factor x{certificate.factor:g}): "
-        + ("PASSED" if certificate.passed else "FAILED"),
+        ("PASSED" if certificate.passed else "FAILED")
+        + f": certify {certificate.model} at {certificate.target_context} tokens "
+        f"(native {certificate.native_context}, factor x{certificate.factor:g})",
         "",
     ]
     for gate in certificate.gates:
@@ -850,11 +868,12 @@ def render_certificate(certificate: Certificate) -> str:
         lines.append(f"  [{gate.verdict}] {gate.name}{bound}: {measured} (n={gate.n}; {gate.detail})")
     if certificate.baseline_recall is not None:
         lines.append("")
-        lines.append("  length  scaled  baseline")
+        lines.append("  recall per prompt length, with and without the planned scaling:")
+        lines.append("  prompt length (tokens)  as planned  unscaled baseline")
         for length in sorted(certificate.baseline_recall):
             scaled = certificate.recall.get(length)
             base = certificate.baseline_recall[length]
-            lines.append(f"  {length:>6}  {_fmt(scaled):>6}  {_fmt(base):>8}")
+            lines.append(f"  {length:>22}  {_fmt(scaled):>10}  {_fmt(base):>17}")
     if certificate.probe is not None:
         facts = certificate.probe
         start = "none" if facts.degradation_start is None else f"from position {facts.degradation_start}"
@@ -870,6 +889,15 @@ def render_certificate(certificate: Certificate) -> str:
     else:
         lines += ["", f"  served with: {certificate.command}"]
     lines.append(f"  report: {certificate.report_html or '- (no trial was run)'}")
+    if certificate.passed and certificate.endpoint is None:
+        target = format_token_count(certificate.target_context)
+        native = format_token_count(certificate.native_context)
+        model = shlex.quote(certificate.model)
+        lines.append(f"  next: ropeguard serve {model} --target {target} --native {native}  # as certified")
+    elif not certificate.passed:
+        lines.append(
+            "  next: the report shows where recall fails; `ropeguard plan` and `ropeguard lint` say why"
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -350,3 +350,199 @@ def test_the_matrix_covers_every_command() -> None:
     commands = {case.split()[0] for case, _ in CASES if case and not case.startswith("-")}
     assert registered and registered <= commands, sorted(registered - commands)
     assert len(CASES) >= 100
+
+
+# ---------------------------------------------------------------- one machine-readable flag: --json
+#
+# Every command with a result takes `--json` and then prints exactly one JSON document on stdout
+# (json.loads refuses a second document or any other text). The commands that would start a server
+# or run a model (eval, probe, certify, demo) get their library call replaced by one returning a real
+# stored result, so what is checked is the CLI's own printing.
+
+JSON_CASES: dict[str, str] = {
+    "inspect": "inspect {cfg} --json",
+    "plan": "plan {cfg} --target 128k --json",
+    "lint": "lint {deploy} --json",
+    "doctor": "doctor --json",
+    "eval": "eval --base-url http://127.0.0.1:1/v1 --lengths 1k,2k --json",
+    "probe": "probe --base-url http://127.0.0.1:1/v1 --lengths 2k --json",
+    "report": "report {run} --json",
+    "compare": "compare {run} {run} --json",
+    "serve": "serve {cfg} --target 128k --dry-run --json",
+    "certify": "certify {cfg} --target 64k --json",
+    "demo": "demo --json",
+}
+
+
+def _stored_run(directory: Path) -> Path:
+    """A finished eval run (run.json, trials.jsonl, summary.json) through the evals schema."""
+    from ropeguard.evals.results import (
+        RunConfig,
+        RunInfo,
+        ServerInfo,
+        TrialLog,
+        TrialRecord,
+        write_run_info,
+        write_summary,
+    )
+    from ropeguard.evals.stats import summarize
+
+    config = RunConfig(task="passkey", lengths=[1024, 2048], depths=[0.0, 1.0], trials=1, seed=0)
+    server = ServerInfo(base_urls=["http://127.0.0.1:1/v1"], model="m", max_model_len=2048)
+    write_run_info(directory, RunInfo(ropeguard_version="0.1.0", config=config, server=server))
+    records = [
+        TrialRecord(
+            trial_id=f"passkey-{length}-{depth:g}-0-0",
+            task="passkey",
+            length=length,
+            prompt_tokens=length - 8,
+            depth=depth,
+            index=0,
+            seed=0,
+            expected=["12345"],
+            answer="12345" if length == 1024 else "1",
+            correct=length == 1024,
+            score=1.0 if length == 1024 else 0.0,
+            status="ok" if length == 1024 else "fail",
+        )
+        for length in (1024, 2048)
+        for depth in (0.0, 1.0)
+    ]
+    log = TrialLog(directory / "trials.jsonl")
+    log.open()
+    for record in records:
+        log.append(record)
+    log.close()
+    write_summary(directory, summarize(records, lengths=[1024, 2048], depths=[0.0, 1.0], task="passkey"))
+    return directory
+
+
+@pytest.fixture
+def results(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Real inputs for every command, and the heavy library calls returning stored results."""
+    import ropeguard.api
+    import ropeguard.certify
+    import ropeguard.evals
+    import ropeguard.probe
+    from ropeguard.demo import story
+    from ropeguard.doctor import doctor
+    from ropeguard.evals.loader import load_run
+    from ropeguard.probe.results import ProbeBucket, ProbeCurve, ProbeDocument, ProbeResult, ProbeSource
+
+    run_dir = _stored_run(tmp_path / "run")
+    deploy = tmp_path / "deploy"
+    deploy.mkdir()
+    (deploy / "serve.sh").write_text("vllm serve Qwen/Qwen3-8B --max-model-len 131072\n")
+    config = tmp_path / "model" / "config.json"
+    config.parent.mkdir()
+    config.write_text(json.dumps(CONFIG))
+
+    monkeypatch.setattr(ropeguard.evals, "run", lambda config: load_run(run_dir))
+    probe = ProbeResult(
+        source=ProbeSource(backend="openai", method="prompt_logprobs", base_url="http://x/v1", model="m"),
+        document=ProbeDocument(name="filler", tokens=2048, sha256="0" * 64),
+        bucket=256,
+        threshold=0.05,
+        threshold_rule="fixed",
+        persistence=2,
+        curves=[
+            ProbeCurve(
+                length=2048,
+                prompt_tokens=2047,
+                buckets=[ProbeBucket(start=0, end=256, mean_nll=1.0, tokens=256)],
+                baseline=None,
+                degradation_start=None,
+                max_rise=None,
+                latency_s=0.1,
+            )
+        ],
+        baseline=None,
+        created_at="2026-12-01T00:00:00+00:00",
+        wall_seconds=0.1,
+    )
+    monkeypatch.setattr(ropeguard.probe, "probe", lambda *args, **kwargs: probe)
+    certificate = ropeguard.certify.Certificate(
+        model="m",
+        target_context=65536,
+        native_context=40960,
+        factor=1.6,
+        hf_overrides=None,
+        command="vllm serve m --port 41000",
+        passed=True,
+        gates=[],
+        lengths=[65536],
+        out_dir=str(tmp_path / "certify"),
+    )
+    monkeypatch.setattr(ropeguard.certify, "certify", lambda *args, **kwargs: certificate)
+    side = story.DemoSide(
+        name="as the config invites",
+        description="max length 8192",
+        run_dir=str(run_dir),
+        hf_overrides=None,
+        command="vllm serve m",
+        recall={1024: 1.0},
+        answered=4,
+        errors=0,
+    )
+    demo = story.DemoResult(
+        backend="vllm",
+        backend_note="a real vLLM server",
+        model="m",
+        lengths=[1024],
+        unscaled=side,
+        planned=side,
+        out_dir=str(tmp_path / "demo"),
+        wall_seconds=1.0,
+    )
+    monkeypatch.setattr(story, "run_demo", lambda *args, **kwargs: demo)
+    # Asking CUDA loads torch's CUDA probe: the installed versions are what doctor --json is about.
+    monkeypatch.setattr(ropeguard.api, "run_doctor", lambda **kwargs: doctor(probe_cuda=False))
+    return {"run": str(run_dir), "deploy": str(deploy), "cfg": str(config)}
+
+
+@pytest.mark.parametrize("command", sorted(JSON_CASES))
+def test_json_prints_exactly_one_document(
+    command: str,
+    results: dict[str, str],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import shlex
+
+    monkeypatch.setattr(subprocess, "Popen", _refuse_processes)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    code = main(shlex.split(JSON_CASES[command].format(**results)))
+    out, err = capsys.readouterr()
+    assert code in (0, 1), f"exit {code}\n{err[-1500:]}"  # 1: lint's findings
+    assert "Traceback" not in err
+    document = json.loads(out)  # one document, nothing else on stdout
+    assert isinstance(document, (dict, list)) and document
+
+
+def test_every_command_with_a_result_takes_json() -> None:
+    # Built from the commands as the CLI registers them: a new command must say how it prints
+    # JSON (a case above), and the flag is spelled --json everywhere (lint: also --format json).
+    import typer.main
+
+    from ropeguard.cli import _load_commands
+    from ropeguard.cli.app import app
+
+    _load_commands()
+    group = typer.main.get_command(app)
+    commands = getattr(group, "commands", {})
+    assert set(commands) == set(JSON_CASES), sorted(set(commands) ^ set(JSON_CASES))
+    for name, command in commands.items():
+        flags = {flag for param in command.params for flag in getattr(param, "opts", [])}
+        assert "--json" in flags, name
+        assert JSON_CASES[name].split()[0] == name
+
+
+def test_lint_json_is_format_json_and_refuses_two_outputs(
+    results: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["lint", results["deploy"], "--json"]) == 1
+    with_flag = capsys.readouterr().out
+    assert main(["lint", results["deploy"], "--format", "json"]) == 1
+    assert capsys.readouterr().out == with_flag and json.loads(with_flag)[0]["rule"].startswith("RG")
+    assert main(["lint", results["deploy"], "--json", "--format", "sarif"]) == 2
+    assert "--json and --format sarif" in capsys.readouterr().err

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 from ropeguard.cli import main
@@ -30,3 +32,22 @@ def test_usage_and_input_errors_exit_2_with_one_line(
     assert captured.out == ""
     assert message in captured.err
     assert "Traceback" not in captured.err
+
+
+def test_eval_text_labels_the_table_and_leads_with_the_served_length_mismatch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from test_cli_invocations import _stored_run  # right at 1024, wrong at 2048, served 2048
+
+    import ropeguard.evals
+    from ropeguard.evals.loader import load_run
+
+    run = load_run(_stored_run(tmp_path / "run"))
+    monkeypatch.setattr(ropeguard.evals, "run", lambda config: run)
+    monkeypatch.setenv("COLUMNS", "80")
+    assert main(["eval", "--base-url", "http://127.0.0.1:1/v1", "--lengths", "1k,2k"]) == 0
+    out = capsys.readouterr().out
+    assert "needle depth (% into the prompt)" in out and "prompt length" in out
+    flat = " ".join(out.split())
+    assert "warning: Served max length 2k (2048 tokens), but recall holds (>= 0.90) only to 1k" in flat
+    assert max(len(line) for line in out.splitlines()[:8]) <= 80

@@ -71,3 +71,30 @@ def test_report_renders_in_chromium_with_its_heatmap(tmp_path: Path) -> None:
     assert rows.min() < pixels.shape[0] / 3
     # The probe curve is drawn in the first curve colour (#4c78a8).
     assert count((0x4C, 0x78, 0xA8), 0.06) > 200
+
+
+@pytest.mark.skipif(
+    CHROMIUM is None, reason="chromium is not installed (scripts/test.sh installs it with apt-get as root)"
+)
+def test_verdict_and_headline_boxes_are_whole_blocks_in_a_narrow_window(tmp_path: Path) -> None:
+    """A verdict box drawn inline (a <span> with a background inside a sentence) starts mid-line and
+    breaks into pieces where the line wraps; as a block, every row of its background starts at the
+    same left edge, the page margin."""
+    import matplotlib.image
+    from reports_runfiles import all_right
+
+    baseline = write_run(tmp_path / "unscaled", collapsing)
+    scaled = write_run(tmp_path / "a-long-run-folder-name-that-makes-the-comparison-sentence-wrap", all_right)
+    html = write_report(scaled, baseline=baseline).html
+    unscaled_html = write_report(baseline).html  # served 8192, fails at 4096: it has a headline
+    for page, colour in ((html, (0xE8, 0xEE, 0xF5)), (unscaled_html, (0xFF, 0xF3, 0xE0))):
+        shot = tmp_path / f"{page.parent.name[:8]}.png"
+        screenshot(page, shot, width=520, height=3600)
+        pixels = matplotlib.image.imread(shot)[:, :, :3]
+        inside = (abs(pixels - [c / 255 for c in colour]) < 0.01).all(axis=2)
+        rows = inside.any(axis=1).nonzero()[0]
+        assert len(rows) > 20, page  # the boxes are there
+        left_edges = {int(inside[row].nonzero()[0].min()) for row in rows}
+        # Text inside a box cuts its background, so a row's first box pixel may sit a little right
+        # of the edge; a box fragment that starts mid-line would sit far right of it.
+        assert max(left_edges) - min(left_edges) < 20, sorted(left_edges)

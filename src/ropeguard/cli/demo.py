@@ -26,7 +26,8 @@ def demo_command(
     from ropeguard.demo.story import bundled_model, render_demo, run_demo
 
     if where:
-        typer.echo(str(bundled_model()))
+        folder = str(bundled_model())
+        print_out(json.dumps({"model_dir": folder}) if json_output else folder)
         return
     if backend not in ("auto", "vllm", "transformers"):
         raise UsageError(f"--backend {backend!r}: choose auto, vllm or transformers")

@@ -167,12 +167,17 @@ def eval_command(
         print_out(json.dumps(summary.to_json()))
     else:
         from rich.console import Console
+        from rich.markup import escape
 
         # Lazy: the CLI imports every command module at start; this command's library loads when it runs.
-        from ropeguard.reports.terminal import render_grid_table
+        from ropeguard.reports.narrative import served_mismatch
+        from ropeguard.reports.terminal import render_grid
 
         console = Console()
-        console.print(render_grid_table(summary))
+        console.print(render_grid(summary, width=min(console.width, 100)))
+        headline = served_mismatch(summary, result.info.server.max_model_len)
+        if headline is not None:
+            console.print(f"[bold yellow]warning:[/] {escape(headline)}", highlight=False)
         console.print(
             f"{summary.trials} trials, {summary.prompt_tokens_sent:,} prompt tokens, "
             f"{summary.wall_seconds:.1f} s; results in {result.directory}"

@@ -27,6 +27,9 @@ def lint_command(
         None, "--model-config", metavar="DIR", help="Model folder (config.json) to use for every launch."
     ),
     output: str = typer.Option("text", "--format", metavar="text|json|sarif", help="Output format."),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print the findings as one JSON document (the same as --format json)."
+    ),
     fix: bool = typer.Option(False, "--fix", help="Print a unified diff of the corrected files."),
     write: bool = typer.Option(False, "--write", help="Write the corrected files."),
     markdown: bool = typer.Option(
@@ -40,6 +43,11 @@ def lint_command(
 
     if output not in ("text", "json", "sarif"):
         raise UsageError(f"--format {output!r} is not one of text, json, sarif")
+    if as_json:
+        # --json is every command's machine-readable flag; for lint it is --format json.
+        if output not in ("text", "json"):
+            raise UsageError(f"--json and --format {output} ask for two outputs", hint="give one of them")
+        output = "json"
     report = lint_report(
         paths,
         engine_version=engine_version,

@@ -2,7 +2,8 @@
 
 The tiny model was trained on 2048-token sequences, but its config says `max_position_embeddings:
 8192`, the situation of many real configs. Served as that config invites (max length 8192, no rope
-scaling), vLLM accepts every long prompt and answers 200 OK, and recall falls past 2048 tokens. Served
+scaling), vLLM accepts every long prompt and answers 200 OK, and recall falls somewhere past 2048 tokens
+(where exactly is measured: every sentence the demo prints about it comes from its own tables). Served
 as `ropeguard plan --native 2048 --target 8192` says (YaRN x4, original 2048), it keeps recall to 8192.
 
 Both servers start at once (start-up dominates on a small CPU), the same seeded grid runs against each
@@ -13,7 +14,9 @@ transformers backend runs the same two configurations instead, and the demo says
 from __future__ import annotations
 
 import os
+import shlex
 import sys
+import textwrap
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
@@ -29,7 +32,8 @@ from ropeguard.evals import EvalConfig, load_run, run
 from ropeguard.files import RunLock, results_on_interrupt, run_folder, write_atomic
 from ropeguard.redaction import redact_model
 from ropeguard.reports.html import PLAN_FILE, write_report
-from ropeguard.reports.terminal import render_grid_table
+from ropeguard.reports.narrative import recall_falls, task_words
+from ropeguard.reports.terminal import WIDTH, render_grid
 from ropeguard.serve import LaunchSpec, Runtime, Server, free_port, spec_from_plan
 
 if TYPE_CHECKING:
@@ -58,9 +62,11 @@ class DemoSide(BaseModel):
     hf_overrides: dict[str, Any] | None
     command: str | None  # the vLLM launch, when vLLM served it
     recall: dict[int, float | None]
-    answered: int  # requests the server answered (200 OK), scored right or wrong
+    answered: int  # requests the server answered (200 OK), scored right or wrong (or unscorable)
     errors: int
+    refused: int = 0  # requests the server refused (an HTTP error: prompt too long, ...)
     report_html: str | None = None
+    report_headline: str | None = None  # the report's first line: recall fails inside the served length
 
 
 class DemoResult(BaseModel):
@@ -104,6 +110,7 @@ def _side(
     name: str, description: str, run: Run, overrides: dict[str, Any] | None, command: str | None
 ) -> DemoSide:
     counts = run.summary.status_counts
+    refused = sum(1 for t in run.trials if t.status == "invalid" and t.reason.startswith("server refused"))
     return DemoSide(
         name=name,
         description=description,
@@ -111,8 +118,9 @@ def _side(
         hf_overrides=overrides,
         command=command,
         recall={length: stats.accuracy for length, stats in run.summary.lengths.items()},
-        answered=counts.get("ok", 0) + counts.get("fail", 0) + counts.get("invalid", 0),
+        answered=counts.get("ok", 0) + counts.get("fail", 0) + counts.get("invalid", 0) - refused,
         errors=counts.get("error", 0),
+        refused=refused,
     )
 
 
@@ -268,11 +276,6 @@ def _run_demo(
         unscaled, planned, first, second = _run_vllm(model, plan, out, echo, name)
         commands = (first, second)
     write_atomic(out / "planned" / PLAN_FILE, plan.model_dump_json(indent=2))
-    # The planned run's report pairs its trials with the unscaled run's (same seeded grid).
-    reports = [
-        write_report(out / "unscaled"),
-        write_report(out / "planned", baseline=out / "unscaled", within=plan.native_context),
-    ]
     sides = [
         _side(
             "as the config invites",
@@ -289,8 +292,26 @@ def _run_demo(
             commands[1],
         ),
     ]
+    # Each report names its configuration (the two would otherwise look alike), and both compare
+    # recall with the max length that server accepted. The planned run's report pairs its trials
+    # with the unscaled run's (same seeded grid).
+    titles = [
+        f"ropeguard demo, run 1 of 2 (unscaled): {sides[0].name}, {sides[0].description}",
+        f"ropeguard demo, run 2 of 2 (YaRN x{plan.factor:g}): {sides[1].name}, {sides[1].description}",
+    ]
+    reports = [
+        write_report(out / "unscaled", title=titles[0], served_max=SERVED_CONTEXT),
+        write_report(
+            out / "planned",
+            baseline=out / "unscaled",
+            within=plan.native_context,
+            title=titles[1],
+            served_max=SERVED_CONTEXT,
+        ),
+    ]
     for side, report in zip(sides, reports, strict=True):
         side.report_html = str(report.html)
+        side.report_headline = report.headline
     result = DemoResult(
         backend=chosen,
         backend_note=note,
@@ -312,38 +333,129 @@ def default_out_dir() -> Path:
 
 
 def render_demo(result: DemoResult, console: Any = None) -> None:
-    """Print both recall tables, what each server was, and where the reports are."""
+    """Print the story for someone who has never heard of RoPE: what is measured, both recall
+    tables with labelled axes, what each server was, the finding in words (from the measured
+    numbers), where the reports are, and what to run next for their own model."""
     from rich.console import Console
+    from rich.markup import escape
 
     console = console or Console()
-    console.print(
-        f"[bold]ropeguard demo[/]: {result.model}, trained on {TRAINED_CONTEXT}-token sequences; "
-        f"run by {result.backend_note}"
-    )
-    for side in (result.unscaled, result.planned):
+    width = min(console.width, WIDTH)
+    for line in demo_story_lines(result, before_tables=True):
+        console.print(escape(_wrapped(line, width)), soft_wrap=True, highlight=False)
+    sides = (("1", result.unscaled, "unscaled"), ("2", result.planned, f"YaRN x{_factor(result):g}"))
+    for number, side, short in sides:
         run = load_run(Path(side.run_dir))
-        table = render_grid_table(run.summary)
-        table.title = f"{side.name}: {side.description}"
         console.print()
-        console.print(table)
-        total = side.answered + side.errors
-        how = "answered by the server with 200 OK" if result.backend == "vllm" else "answered"
-        console.print(f"{side.answered} of {total} prompts {how}, {side.errors} errors")
+        title = f"{number}) {side.name}: {side.description}"
+        console.print(render_grid(run.summary, title=title, width=width, explain=False))
+        console.print(_answered_line(result, side), highlight=False)
+        if side.report_headline:
+            headline = escape(_wrapped(f"warning: {side.report_headline}", width))
+            console.print(headline.replace("warning:", "[bold yellow]warning:[/]", 1), highlight=False)
         if side.command:
-            console.print(f"served with: {side.command}", soft_wrap=True)
+            console.print("served with:", highlight=False)
+            console.print(escape(shell_lines(side.command, width)), soft_wrap=True, highlight=False)
+        if side.report_html:
+            # A path is one word to copy or click: on a line of its own, never broken.
+            console.print(f"report ({short}):", highlight=False)
+            console.print(f"  {escape(side.report_html)}", soft_wrap=True, highlight=False)
     console.print()
+    for line in demo_story_lines(result, before_tables=False):
+        console.print(escape(_wrapped(line, width)), soft_wrap=True, highlight=False)
+
+
+def shell_lines(command: str, width: int, indent: str = "  ") -> str:
+    """A shell command broken at word boundaries with `\\` continuations, to fit `width` and stay
+    copyable; a single word longer than the width (a JSON override) keeps a line of its own."""
+    try:
+        words = shlex.split(command)
+    except ValueError:  # not shell syntax after all: print it whole
+        return indent + command
+    lines: list[str] = []
+    current = ""
+    for word in (shlex.quote(w) for w in words):
+        candidate = f"{current} {word}" if current else word
+        if current and len(indent) * 2 + len(candidate) + 2 > width:
+            lines.append(current)
+            current = word
+        else:
+            current = candidate
+    lines.append(current)
+    return indent + (" \\\n" + indent * 2).join(lines)
+
+
+def _wrapped(line: str, width: int) -> str:
+    """A line of prose filled to `width`, continuation lines indented under its text."""
+    indent = " " * (len(line) - len(line.lstrip()))
+    hanging = indent + ("     " if line.lstrip()[:3].rstrip(") ").isdigit() else "  ")
+    if line.lstrip().startswith("ropeguard ") and "#" in line:  # a command to copy: never broken
+        return line
+    return textwrap.fill(line, width=width, subsequent_indent=hanging, break_on_hyphens=False) or line
+
+
+def _factor(result: DemoResult) -> float:
+    rope = (result.planned.hf_overrides or {}).get("rope_parameters") or {}
+    factor = rope.get("factor") if isinstance(rope, dict) else None
+    return float(factor) if isinstance(factor, (int, float)) else SERVED_CONTEXT / TRAINED_CONTEXT
+
+
+def _answered_line(result: DemoResult, side: DemoSide) -> str:
+    total = side.answered + side.refused + side.errors
+    how = "answered with 200 OK" if result.backend == "vllm" else "answered"
+    line = f"{side.answered} of {total} prompts {how}"
+    if side.refused:
+        line += f", {side.refused} refused"
+    return line + f", {side.errors} errors"
+
+
+def demo_story_lines(result: DemoResult, *, before_tables: bool) -> list[str]:
+    """The words around the tables, every number in them from `result` and its runs."""
+    if before_tables:
+        name = MODEL_ID if Path(result.model) == model_dir() else result.model
+        return [
+            f"ropeguard demo: {name}, a tiny model trained on {TRAINED_CONTEXT}-token prompts whose "
+            f"config.json says it takes {SERVED_CONTEXT}; run by {result.backend_note}.",
+            f"Measured: recall of {task_words('passkey')}, at prompt lengths "
+            f"{', '.join(str(n) for n in result.lengths)} tokens and {len(DEPTHS)} needle depths "
+            f"(how far into the prompt the number sits), {TRIALS} prompts per cell.",
+            "Served twice: as its config invites, and as `ropeguard plan` says.",
+        ]
+    unscaled = load_run(Path(result.unscaled.run_dir)).summary
+    planned = load_run(Path(result.planned.run_dir)).summary
     longest = max(result.lengths)
     before, after = result.unscaled.recall.get(longest), result.planned.recall.get(longest)
-    console.print(
-        f"At {longest} tokens: recall {_fmt(before)} as the config invites, "
-        f"{_fmt(after)} as ropeguard plans it."
+    lines = ["What this shows:"]
+    falls = recall_falls(unscaled)
+    total = result.unscaled.answered + result.unscaled.refused + result.unscaled.errors
+    how = "got 200 OK" if result.backend == "vllm" else "got an answer"
+    every = "every one" if result.unscaled.answered == total else f"{result.unscaled.answered}"
+    if falls is not None:
+        lines.append(
+            f"  1) {every} of the {total} requests {how}, yet {falls}. Nothing in the responses says so."
+        )
+    else:
+        lines.append(
+            f"  1) {every} of the {total} requests {how}, and recall held this time "
+            f"({_fmt(before)} at {longest})."
+        )
+    held = recall_falls(planned)
+    fixed = (
+        f"recall {_fmt(after)} at {longest} tokens (vs {_fmt(before)} unscaled)"
+        if held is None
+        else f"{held} (at {longest} tokens: {_fmt(after)} vs {_fmt(before)} unscaled)"
     )
-    console.print(
-        f"reports: {result.planned.report_html}  and  {result.unscaled.report_html}", soft_wrap=True
-    )
-    console.print(
-        f"wall time: {result.wall_seconds:.0f} s; everything is in {result.out_dir}", soft_wrap=True
-    )
+    lines.append(f"  2) served as ropeguard plans it (YaRN x{_factor(result):g}): {fixed}.")
+    lines.append(f"  wall time {result.wall_seconds:.0f} s; everything is in")
+    lines.append(f"  {result.out_dir}")
+    lines += [
+        "",
+        "Next, for your own model (a Hugging Face id or a local folder):",
+        "  ropeguard plan YOUR_MODEL --target 128k     # settings + the serve command",
+        "  ropeguard lint deploy/                      # check deployment files",
+        "  ropeguard certify YOUR_MODEL --target 128k  # serve, measure, gate",
+    ]
+    return lines
 
 
 def _fmt(value: float | None) -> str:

@@ -30,6 +30,7 @@ from ropeguard.probe.runner import read_probe
 from ropeguard.redaction import redact_text
 from ropeguard.reports import svg
 from ropeguard.reports.compare import Comparison, compare_runs
+from ropeguard.reports.narrative import effective_context_lines, served_mismatch, unmeasured_range
 from ropeguard.reports.png import write_heatmap_png
 from ropeguard.version import __version__
 
@@ -41,9 +42,11 @@ _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24px auto;max-width:1040px;
 color:#222;background:#fff;line-height:1.4;padding:0 16px}
 h1{font-size:1.5em;margin-bottom:4px}h2{font-size:1.15em;margin-top:28px;border-bottom:1px solid #ddd}
-.sub{color:#555;margin-top:0}.verdict{font-size:1.1em;padding:8px 12px;background:#f4f6f8;border-radius:6px}
+.sub{color:#555;margin-top:0}.verdict{display:block;font-size:1.1em;padding:8px 12px;background:#e8eef5;
+border-radius:6px;overflow-wrap:anywhere}.headline{display:block;font-size:1.2em;padding:10px 14px;
+background:#fff3e0;border-left:6px solid #c05800;color:#7a3800;margin:8px 0 12px}
 table{border-collapse:collapse;margin:8px 0;font-size:.92em}td,th{border:1px solid #ddd;padding:3px 8px;
-text-align:right}th{background:#f4f6f8}td.l,th.l{text-align:left}code,pre{font-family:ui-monospace,Menlo,
+text-align:right}th{background:#f4f6f8}td.l,th.l{text-align:left}td:not(.l){white-space:nowrap}code,pre{font-family:ui-monospace,Menlo,
 Consolas,monospace;font-size:.88em}pre{background:#f6f8fa;padding:8px;overflow-x:auto;white-space:pre-wrap;
 word-break:break-all}.warn li{color:#8a4b00}.tick{font-size:11px;fill:#333}.axis{font-size:12px;fill:#222}
 .cell{font-size:11px}.grid{stroke:#e5e5e5}.threshold{stroke:#c00;stroke-dasharray:5 4}
@@ -58,6 +61,12 @@ class ReportFiles:
     html: Path
     png: Path | None
     warnings: tuple[str, ...] = ()  # e.g. trials.jsonl lines skipped; also shown in the report
+    headline: str | None = None  # the report's first line when recall fails inside the served length
+    title: str = "ropeguard report"
+    launched: str | None = None  # the command that started the run's server, when one was logged
+    effective_context: int | None = None
+    effective_context_text: tuple[str, ...] = ()  # effective_context_lines: the same words as the page
+    served_max: int | None = None
 
 
 def _e(value: object) -> str:
@@ -117,7 +126,7 @@ def _run_sections(run: Run) -> tuple[str, list[str]]:
         verdict += f'<p class="verdict"><b>{_e(summary.verdict)}</b></p>'
         warnings.append(summary.verdict)
     html = (
-        verdict + "<h2>Recall by length and depth</h2>"
+        verdict + "<h2>Recall by prompt length and needle depth</h2>"
         f'<div class="charts"><div>{svg.heatmap_svg(lengths, depths, cells)}</div>'
         f"<div>{svg.interval_chart_svg(points, summary.effective_context_threshold)}</div></div>"
         "<h2>Accuracy per length (Wilson 95% interval)</h2>"
@@ -144,21 +153,9 @@ def _run_sections(run: Run) -> tuple[str, list[str]]:
 
 
 def _effective_context_line(summary: Any) -> str:
-    threshold = summary.effective_context_threshold
-    effective, low, high = (
-        summary.effective_context,
-        summary.effective_context_low,
-        summary.effective_context_high,
-    )
-    if effective is None:
-        line = f"Effective context (accuracy &ge; {threshold:.2f}): <b>none</b>: no length reached it"
-    else:
-        line = f"Effective context (accuracy &ge; {threshold:.2f}): <b>{_e(effective)}</b> tokens"
-
-    def bound(value: int | None) -> str:
-        return "none" if value is None else f"{value} tokens"
-
-    return line + f" (range over the 95% intervals: {_e(bound(low))} to {_e(bound(high))})"
+    """The effective context and its 95% range, in the words the terminal table uses."""
+    first, *rest = effective_context_lines(summary)
+    return _e(first) + "".join(f"<br>{_e(line)}" for line in rest)
 
 
 def _reasons_section(run: Run) -> str:
@@ -223,9 +220,8 @@ def _comparison_section(result: Comparison) -> str:
     return (
         "<h2>Paired comparison with the baseline (exact McNemar)</h2>"
         f"<p>A = {_e(result.run_a.path or result.run_a.model)}, "
-        f"B = {_e(result.run_b.path or result.run_b.model)}. "
-        f'<span class="verdict">B vs A: <b>{_e(result.overall.verdict)}</b> '
-        f"at alpha {result.alpha:g}</span></p>"
+        f"B = {_e(result.run_b.path or result.run_b.model)}.</p>"
+        f'<p class="verdict">B vs A: <b>{_e(result.overall.verdict)}</b> at alpha {result.alpha:g}</p>'
         + _table(["length", "pairs", "A", "B", "delta", "A only", "B only", "p", "verdict"], rows)
     )
 
@@ -300,7 +296,12 @@ def _probe_section(probe: ProbeResult, baseline_probe: ProbeResult | None = None
     )
 
 
-def _settings_section(run: Run | None, probe: ProbeResult | None, plan: Mapping[str, Any] | None) -> str:
+def _settings_section(
+    run: Run | None,
+    probe: ProbeResult | None,
+    plan: Mapping[str, Any] | None,
+    launched: str | None = None,
+) -> str:
     rows: list[list[object]] = []
     if run is not None:
         server, config = run.info.server, run.info.config
@@ -328,11 +329,15 @@ def _settings_section(run: Run | None, probe: ProbeResult | None, plan: Mapping[
         probe.source.hf_overrides if probe is not None else None
     )
     parts = ["<h2>Settings used</h2>", _table(["setting", "value"], rows, left=2) if rows else ""]
+    if launched is not None:
+        # What really ran (its own port and flags), not the plan's example line.
+        parts.append(f"<p>Serve command (as launched, from {SERVER_LOG}):</p><pre>{_e(launched)}</pre>")
     if plan is not None:
         command = plan.get("command")
-        if isinstance(command, list):
+        if isinstance(command, list) and launched is None:
             parts.append(
-                f"<p>Serve command (from the plan):</p><pre>{_e(shlex.join(str(a) for a in command))}</pre>"
+                "<p>Serve command (from the plan; no launch of this run was recorded, so the server "
+                f"may have been started differently):</p><pre>{_e(shlex.join(str(a) for a in command))}</pre>"
             )
         plan_rows = [
             [key, json.dumps(plan[key]) if isinstance(plan[key], (dict, list)) else plan[key]]
@@ -372,18 +377,27 @@ def render_html(
     title: str = "ropeguard report",
     extra_warnings: Iterable[str] = (),
     source: str | None = None,
+    served_max: int | None = None,
+    launched: str | None = None,
 ) -> str:
     """The whole report as one HTML string (inline CSS and SVG, no script, no external reference).
 
     With a baseline (the unscaled server: `baseline_probe`, `comparison` from `compare_runs(baseline,
     run)`, `cost` from `compare_short_input_cost`), the report also shows both NLL curves and the
     paired verdict: what `certify` hands over.
+
+    When recall fails at a length the server accepts (`served_max`, default: the max_model_len the
+    run recorded), that is the headline: the page's first line, and the first warning.
+    `launched` is the command that started the server (`launched_command(run_dir)`).
     """
     if run is None and probe is None:
         raise UsageError("nothing to report: neither an eval run nor a probe")
     model = run.info.server.model if run is not None else probe.source.model if probe is not None else "?"
     warnings: list[str] = []
     body: list[str] = []
+    headline = report_headline(run, served_max)
+    if headline is not None:
+        warnings.append(headline)
     if run is not None:
         html, run_warnings = _run_sections(run)
         body.append(html)
@@ -399,7 +413,11 @@ def render_html(
     if plan is not None and isinstance(plan.get("warnings"), list):
         warnings += [f"plan: {w}" for w in plan["warnings"]]
     warnings += list(extra_warnings)
-    body.append(_settings_section(run, probe, plan))
+    if run is not None and headline is None:
+        note = unmeasured_range(run.summary, _served_max(run, served_max))
+        if note is not None:
+            warnings.append(note)
+    body.append(_settings_section(run, probe, plan, launched))
     body.append(
         "<h2>Versions</h2>" + _table(["component", "version"], sorted(_versions(run, probe).items()), left=2)
     )
@@ -419,9 +437,63 @@ def render_html(
         '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
         "style-src 'unsafe-inline'; img-src data:\">"
         f"<title>{_e(title)}: {_e(model)}</title><style>{_CSS}</style></head><body>"
-        f'<h1>{_e(title)}</h1><p class="sub">{_e(model)} &middot; {_e(where or "-")} &middot; '
+        + (f'<p class="headline"><b>Warning: {_e(headline)}.</b></p>' if headline else "")
+        + f'<h1>{_e(title)}</h1><p class="sub">{_e(model)} &middot; {_e(where or "-")} &middot; '
         f"generated {_e(now)}</p>" + "".join(body) + "</body></html>"
     )
+
+
+def _served_max(run: Run, served_max: int | None) -> int | None:
+    return served_max if served_max is not None else run.info.server.max_model_len
+
+
+def report_headline(run: Run | None, served_max: int | None = None) -> str | None:
+    """ "Served max length 8k (8192 tokens), but recall holds only to 2k ...": when the server accepts
+    prompts of lengths at which recall was measured to fail (None otherwise)."""
+    if run is None:
+        return None
+    return served_mismatch(run.summary, _served_max(run, served_max))
+
+
+SERVER_LOG = "server.log"  # written by ropeguard.serve.Server in the run folder it is given
+LAUNCH_MARK = "# ropeguard: "  # Server.start's first line in that log: the launch, secrets redacted
+_LOG_SCAN_BYTES = 64 << 20  # a log that grew past this has its launch line long before
+
+
+def launched_command(run_dir: Path) -> str | None:
+    """The command that started this run's server, as `Server.start` logged it (the last start, when
+    the log holds several); None when no server of ropeguard's wrote a log here."""
+    path = Path(run_dir) / SERVER_LOG
+    found: str | None = None
+    try:
+        with path.open("rb") as log:
+            read = 0
+            for raw in log:
+                read += len(raw)
+                if raw.startswith(LAUNCH_MARK.encode()):
+                    found = raw.decode("utf-8", "replace")[len(LAUNCH_MARK) :].strip() or found
+                if read > _LOG_SCAN_BYTES:
+                    break
+    except OSError:
+        return None
+    return found
+
+
+def report_summary(files: ReportFiles) -> dict[str, Any]:
+    """What `ropeguard report --json` prints: the files written, the title, the headline, the
+    effective context (and its words), the served max length and the command that launched the
+    run's server."""
+    return {
+        "html": str(files.html),
+        "png": str(files.png) if files.png is not None else None,
+        "title": files.title,
+        "headline": files.headline,
+        "effective_context": files.effective_context,
+        "effective_context_text": list(files.effective_context_text),
+        "served_max_length": files.served_max,
+        "launched": files.launched,
+        "warnings": list(files.warnings),
+    }
 
 
 def load_report_inputs(run_dir: Path) -> tuple[Run | None, ProbeResult | None, dict[str, Any] | None]:
@@ -453,13 +525,17 @@ def write_report(
     *,
     baseline: Path | str | None = None,
     within: int | None = None,
+    title: str | None = None,
+    served_max: int | None = None,
 ) -> ReportFiles:
     """Write RUN_DIR's HTML report (default RUN_DIR/report.html) and, for an eval run, its PNG heatmap
     (default RUN_DIR/heatmap.png).
 
     `baseline` is the run directory of the unscaled server: its eval run is paired with this one
     (`compare_runs(baseline, run)`), its probe drawn beside this one, and the short-input cost computed
-    over positions below `within` (default: the baseline server's max_model_len).
+    over positions below `within` (default: the baseline server's max_model_len). `title` names the
+    configuration (the HTML heading and the PNG's title); `served_max` overrides the served max length
+    recorded in run.json (what the headline compares the effective context with).
     """
 
     directory = Path(run_dir)
@@ -488,6 +564,8 @@ def write_report(
     html_path = html or directory / HTML_FILE
     skipped = [r.skipped_warning for r in (run, base_run) if r is not None and r.skipped_warning]
     notes.extend(w for w in skipped if w)
+    launched = launched_command(directory)
+    heading = title or "ropeguard report"
     page = render_html(
         run,
         probe,
@@ -495,12 +573,27 @@ def write_report(
         baseline_probe=baseline_probe,
         comparison=comparison,
         cost=cost,
+        title=heading,
         extra_warnings=notes,
         source=str(directory),
+        served_max=served_max,
+        launched=launched,
     )
     # Answers and reasons came from a server: the one redaction of known secrets applies.
     write_atomic(html_path, redact_text(page))
     png_path: Path | None = None
     if run is not None:
-        png_path = write_heatmap_png(run, png or directory / PNG_FILE)
-    return ReportFiles(html=html_path, png=png_path, warnings=tuple(w for w in skipped if w))
+        png_path = write_heatmap_png(
+            run, png or directory / PNG_FILE, title=title, headline=report_headline(run, served_max)
+        )
+    return ReportFiles(
+        html=html_path,
+        png=png_path,
+        warnings=tuple(w for w in skipped if w),
+        headline=redact_text(h) if (h := report_headline(run, served_max)) else None,
+        title=heading,
+        launched=launched,
+        effective_context=run.summary.effective_context if run is not None else None,
+        effective_context_text=tuple(effective_context_lines(run.summary)) if run is not None else (),
+        served_max=_served_max(run, served_max) if run is not None else None,
+    )

@@ -6,6 +6,7 @@ matplotlib is imported inside the function: `import ropeguard.reports` stays lig
 from __future__ import annotations
 
 import io
+import textwrap
 from pathlib import Path
 
 from ropeguard.evals.results import Run
@@ -14,8 +15,11 @@ from ropeguard.redaction import redact_text
 from ropeguard.reports.svg import GREEN, RED, YELLOW
 
 
-def write_heatmap_png(run: Run, path: Path) -> Path:
-    """Rows = lengths, columns = depths, same red-yellow-green scale as the HTML report."""
+def write_heatmap_png(run: Run, path: Path, *, title: str | None = None, headline: str | None = None) -> Path:
+    """Rows = prompt lengths, columns = needle depths, same red-yellow-green scale as the HTML report.
+
+    `title` names the configuration (two runs of one model must not get the same picture title);
+    `headline`, the served-length mismatch, goes under it in the warning colour."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -33,22 +37,40 @@ def write_heatmap_png(run: Run, path: Path) -> Path:
     colours = LinearSegmentedColormap.from_list(
         "ropeguard", [tuple(c / 255 for c in rgb) for rgb in (RED, YELLOW, GREEN)]
     ).with_extremes(bad="#dcdcdc")
-    figure, axes = plt.subplots(figsize=(1.0 + 0.7 * len(depths), 1.0 + 0.45 * len(lengths)), dpi=120)
+    # Wide enough for the axis labels and a two-line title, whatever the grid's size.
+    figure, axes = plt.subplots(
+        figsize=(max(5.5, 1.6 + 0.7 * len(depths)), 1.6 + 0.45 * len(lengths)), dpi=120
+    )
     try:
         masked = np.ma.masked_invalid(grid)  # type: ignore[no-untyped-call]
         image = axes.imshow(masked, cmap=colours, vmin=0.0, vmax=1.0, aspect="auto")
-        axes.set_xticks(range(len(depths)), [f"{d:g}" for d in depths])
+        axes.set_xticks(range(len(depths)), [f"{d * 100:g}%" for d in depths])
         axes.set_yticks(range(len(lengths)), [str(n) for n in lengths])
-        axes.set_xlabel("depth")
-        axes.set_ylabel("length (tokens)")
+        axes.set_xlabel("needle depth (% into the prompt)")
+        axes.set_ylabel("prompt length (tokens)")
         # A model name is data, not markup: matplotlib would read "$...$" as mathtext.
-        axes.set_title(f"recall: {redact_text(run.info.server.model)}"[:80], fontsize=9, parse_math=False)
+        name = f"{textwrap.fill(redact_text(title), 64)}\n" if title else ""
+        axes.set_title(
+            name + f"recall of {run.info.config.task}: {redact_text(run.info.server.model)}"[:80],
+            fontsize=9,
+            parse_math=False,
+            loc="left",
+        )
+        if headline:
+            figure.text(
+                0.01,
+                0.01,
+                textwrap.fill("Warning: " + redact_text(headline), 84),
+                fontsize=7,
+                color="#7a3800",
+                parse_math=False,
+            )
         for i in range(len(lengths)):
             for j in range(len(depths)):
                 if not np.isnan(grid[i, j]):
                     axes.text(j, i, f"{grid[i, j]:.2f}", ha="center", va="center", fontsize=8)
         figure.colorbar(image, ax=axes, label="accuracy")
-        figure.tight_layout()
+        figure.tight_layout(rect=(0.0, 0.12 if headline else 0.0, 1.0, 1.0))
         buffer = io.BytesIO()
         figure.savefig(buffer, format="png")
         write_atomic(path, buffer.getvalue())

@@ -43,19 +43,22 @@ def heatmap_svg(
 ) -> str:
     """Rows = lengths, columns = depths; each cell coloured by accuracy and labelled `acc (n)`."""
     cell_w, cell_h, left, top = 64, 30, 80, 34
-    width = left + cell_w * len(depths) + 10
+    # At least as wide as the depth axis label, however few the depths.
+    width = max(left + cell_w * len(depths) + 10, left + 250)
     height = top + cell_h * len(lengths) + 30
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="heatmap" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" role="img" aria-label="recall heatmap, length by depth">',
-        f'<text x="{left + cell_w * len(depths) / 2}" y="14" text-anchor="middle" class="axis">depth</text>',
-        f'<text x="8" y="{top - 8}" class="axis">length</text>',
+        f'viewBox="0 0 {width} {height}" role="img" '
+        'aria-label="recall heatmap, prompt length (rows) by needle depth (columns)">',
+        f'<text x="{left + max(cell_w * len(depths), 250) / 2}" y="14" text-anchor="middle" class="axis">'
+        "needle depth (% into the prompt)</text>",
+        '<text x="4" y="14" class="axis">prompt length</text>',
+        f'<text x="4" y="{top - 8}" class="axis">(tokens)</text>',
     ]
     for j, depth in enumerate(depths):
         x = left + j * cell_w + cell_w / 2
-        parts.append(
-            f'<text x="{x}" y="{top - 6}" text-anchor="middle" class="tick">{escape(f"{depth:g}")}</text>'
-        )
+        label = escape(f"{depth * 100:g}%")
+        parts.append(f'<text x="{x}" y="{top - 6}" text-anchor="middle" class="tick">{label}</text>')
     for i, length in enumerate(lengths):
         y = top + i * cell_h
         parts.append(
