@@ -406,6 +406,8 @@ def main() -> None:
                 stop_server(process)
     results["servers"] = servers
     results["total_wall_s"] = round(time.perf_counter() - started, 1)
+    (work / "results.json").write_text(json.dumps(results, indent=2))
+    print(f"results and run folders: {work}", file=sys.stderr)
     if args.json:
         print(json.dumps(results, indent=2))
         return
