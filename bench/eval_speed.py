@@ -223,6 +223,8 @@ def verdicts_of(result: object, gate: float) -> tuple[dict[int, str], dict[str, 
     extra: dict[str, object] = {}
     if summary.gates:
         verdicts = {v.length: "pass" if gate_passed(v) else "fail" for v in summary.gates}
+        # An undecided verdict is judged by its point estimate and carries no error bound: flag it.
+        extra["undecided"] = sorted(v.length for v in summary.gates if v.verdict == "undecided")
         extra["trials"] = {v.length: f"{v.correct}/{v.n}" for v in summary.gates}
         sprt = [v for v in summary.gates if v.test == "sprt"]
         if sprt:
@@ -310,7 +312,11 @@ def print_table(name: str, data: dict[str, object], lengths: list[int], gate: fl
         verdicts = row.get("verdicts")
         if verdicts:
             trials = row.get("trials", {})
-            shown = " ".join(f"{length}:{verdicts[length]}({trials.get(length, '')})" for length in lengths)
+            undecided = row.get("undecided", [])
+            shown = " ".join(
+                f"{length}:{verdicts[length]}{'*' if length in undecided else ''}({trials.get(length, '')})"
+                for length in lengths
+            )
             same = "yes" if verdicts == grid["verdicts"] else "NO"
         else:
             shown, same = "-", "-"
@@ -334,7 +340,8 @@ def print_table(name: str, data: dict[str, object], lengths: list[int], gate: fl
             f"sprt design (exact): false_pass {sprt['false_pass']:.4f} at recall {gate - 0.2:.1f}, "
             f"false_fail {sprt['false_fail']:.4f} at recall {gate}"
         )
-    print("x grid = the grid's prompt tokens / the mode's, and uncached / uncached")
+    print("x grid: the grid's prompt tokens / the mode's, and uncached / uncached")
+    print("*: undecided, judged by its point estimate (no error bound)")
 
 
 def print_design_limits(args: argparse.Namespace, lengths: list[int]) -> None:
