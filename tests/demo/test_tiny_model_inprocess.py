@@ -35,6 +35,7 @@ def test_demo_where_prints_the_folder(capsys: pytest.CaptureFixture[str]) -> Non
     assert capsys.readouterr().out.strip() == str(model_dir())
 
 
+@pytest.mark.slow  # ~6.5 s: torch runs the model in process
 def test_answers_a_passkey_at_1024_tokens_in_process() -> None:
     torch = pytest.importorskip("torch")
     transformers = pytest.importorskip("transformers")

@@ -51,6 +51,7 @@ def _certificate(out: Path) -> Certificate:
     return Certificate.model_validate_json((out / CERTIFICATE_FILE).read_text())
 
 
+@pytest.mark.slow  # ~6 s: two full certify grids against fake servers
 def test_certifies_an_endpoint_and_its_baseline_without_starting_a_server(
     servers: list[FakeOpenAI], tokenizer: LocalTokenizer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

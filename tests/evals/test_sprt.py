@@ -10,7 +10,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from ropeguard.evals.sprt import SprtDesign, _run_distribution, operating_characteristics
+from ropeguard.evals.sprt import (
+    SprtDesign,
+    _run_distribution,
+    fewest_trials_to_pass,
+    operating_characteristics,
+)
 
 
 def test_all_correct_passes_after_wald_bound() -> None:
@@ -124,3 +129,51 @@ def test_designs_past_the_trial_bound_are_refused_before_any_work() -> None:
             adaptive=True,
             gate_test="sprt",
         )
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    gate=st.floats(0.5, 1.0),
+    delta=st.floats(0.05, 0.4),
+    max_trials=st.integers(1, 40),
+    group=st.integers(1, 6),
+    alpha=st.floats(0.01, 0.3),
+)
+def test_no_design_passes_all_correct_before_the_bound(
+    gate: float, delta: float, max_trials: int, group: int, alpha: float
+) -> None:
+    if gate - delta <= 0.0 or gate >= 1.0:
+        return
+    design = SprtDesign(gate=gate, delta=delta, alpha=alpha, max_trials=max_trials, group_size=group)
+    oc = operating_characteristics(design)
+    pass_all_correct = design.decide(oc.trials_if_all_correct, oc.trials_if_all_correct) == "pass"
+    if not pass_all_correct or oc.false_pass <= 0.0:
+        return
+    bound = fewest_trials_to_pass(design.p0, oc.false_pass, group_size=group, max_trials=max_trials)
+    # The exact false-pass rate from the dynamic program is a rate this very design achieves, so
+    # the bound must exist and the design cannot beat it.
+    assert bound is not None
+    assert oc.trials_if_all_correct >= bound
+
+
+def test_the_bound_is_reached_by_a_fixed_all_or_nothing_test() -> None:
+    # The bound is tight: "pass only if the first n answers are all right" has false-pass p0^n.
+    p0, group = 0.7, 5
+    for false_pass in (0.05, 0.107, 0.2):
+        bound = fewest_trials_to_pass(p0, false_pass, group_size=group, max_trials=20)
+        assert bound is not None
+        assert p0**bound <= false_pass
+        if bound - group >= group:
+            assert p0 ** (bound - group) > false_pass
+    assert fewest_trials_to_pass(0.7, 1e-6, group_size=5, max_trials=20) is None
+
+
+def test_certify_shape_cannot_reach_three_times_fewer_trials_per_length() -> None:
+    # certify's usual gate: 0.9, indifference 0.2, 4 rounds of 5 depths. Whatever the boundaries,
+    # a test with this design's exact false-pass rate needs `bound` straight successes.
+    design = SprtDesign(gate=0.9, delta=0.2, max_trials=20, group_size=5)
+    oc = operating_characteristics(design)
+    bound = fewest_trials_to_pass(design.p0, oc.false_pass, group_size=5, max_trials=20)
+    assert bound is not None
+    assert 20 / bound < 3.0
+    assert oc.trials_if_all_correct >= bound

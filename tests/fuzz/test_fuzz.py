@@ -29,6 +29,8 @@ PROFILE = settings(
 )
 
 
+# 2-7 s a kind on two shared cores (--durations): the slow tier.
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", sorted(ALL_KINDS))
 def test_only_ropeguard_errors_escape(kind: str) -> None:
     folder = Path(tempfile.mkdtemp(prefix="ropeguard-fuzz-"))

@@ -44,6 +44,7 @@ def _max_difference(a: list[float | None], b: list[float | None]) -> float:
 
 
 # 1000 and 7 do not divide 3000; 3000 is one chunk exactly; 4096 is longer than the sequence.
+@pytest.mark.slow  # 2-9 s a chunk size (the first one pays the model load)
 @pytest.mark.parametrize("chunk", [7, 1000, 3000, 4096])
 def test_chunked_nll_equals_full_log_softmax(
     bundled: tuple[Any, list[int]], reference: list[float | None], chunk: int

@@ -159,3 +159,24 @@ def operating_characteristics(design: SprtDesign) -> OperatingCharacteristics:
         expected_trials_at_p0=trials_at_p0,
         trials_if_all_correct=all_correct,
     )
+
+
+def fewest_trials_to_pass(p0: float, false_pass: float, *, group_size: int, max_trials: int) -> int | None:
+    """The fewest trials after which ANY test looking every `group_size` trials can pass a length
+    whose answers are all right, if its chance of passing at recall p0 is at most `false_pass`.
+
+    Why it bounds every design: a test that passes the all-correct run after n trials passes at
+    least that run when recall is p0, which happens with probability p0^n, so p0^n <= false_pass.
+    On a server that answers everything right no test with that error rate can save more than
+    max_trials / this. None: no look within max_trials is late enough (only an error rate above
+    p0^max_trials can be had in this budget).
+    """
+    if not 0.0 < p0 < 1.0 or not 0.0 < false_pass < 1.0:
+        raise ValueError(f"p0 and false_pass must be in (0, 1), got {p0} and {false_pass}")
+    if group_size < 1 or max_trials < 1:
+        raise ValueError("group_size and max_trials must be at least 1")
+    need = math.ceil(math.log(false_pass) / math.log(p0) - 1e-12)
+    looks = [n for n in range(group_size, max_trials + 1, group_size)]
+    if max_trials % group_size:
+        looks.append(max_trials)  # the test always looks at the end (SprtDesign.is_look)
+    return next((n for n in looks if n >= need), None)
