@@ -102,9 +102,11 @@ class RecallByLength:
     def __init__(self, recall: dict[int, float]) -> None:
         self.recall = recall
         self.calls = 0
+        self.asked: list[tuple[int, int]] = []  # (length, trial index) in the order requests were sent
 
     async def answer(self, prepared: Prepared, replica: int) -> Reply:
         self.calls += 1
+        self.asked.append((prepared.key.length, prepared.key.index))
         digest = int(hashlib.sha256(prepared.sample.trial_id.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
         right = digest < self.recall[prepared.key.length]
         answer = prepared.sample.reference_answer() if right else "00000"
@@ -178,6 +180,11 @@ def test_gates_decide_each_gated_length(tokenizer: LocalTokenizer, tmp_path: Pat
     first = next(n for n in range(3, 61, 3) if 1 - (0.05 / 20) ** (1 / n) < 0.5)
     assert verdicts[8192].n == first and verdicts[8192].looks == first // 3
     assert verdicts[1024].n < 60
+    # The gated lengths run their rounds together: no request of round r+1 before every undecided
+    # length's requests of round r (one batch per round, not one length after the other).
+    indices = [index for _, index in responder.asked]
+    assert indices == sorted(indices)
+    assert {length for length, index in responder.asked if index == 0} == {1024, 8192}
 
 
 def test_sweep_trials_of_one_index_share_the_document_and_ask_the_needle_at_their_depth(

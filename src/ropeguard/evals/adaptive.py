@@ -16,7 +16,8 @@ the true accuracy. With k tested lengths the chance that any of them is wrong is
 
 Which lengths
 -------------
-- Gates given (`gates={length: min_accuracy}`): every gated length is tested against its own gate.
+- Gates given (`gates={length: min_accuracy}`): every gated length is tested against its own gate;
+  the lengths still undecided run each round together (one batch of requests per round).
 - Otherwise the effective context is found by bisection over the sorted lengths with the
   threshold as the gate: about log2(#lengths) + 1 lengths are tested instead of all of them. The
   bisection assumes accuracy does not rise again with length (true of positional failure; a model
@@ -24,6 +25,8 @@ Which lengths
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from ropeguard.evals.results import GateVerdict
 from ropeguard.evals.session import Session
@@ -40,67 +43,99 @@ def _tally(session: Session, length: int, rounds: int) -> tuple[int, int]:
     return correct, n
 
 
-async def sample_length(session: Session, length: int, gate: float) -> GateVerdict:
-    """Sample `length` round by round until the sequential test decides (or the rounds run out)."""
-    config = session.config
-    looks = config.trials
-    design = (
-        SprtDesign(
-            gate=gate,
-            delta=config.indifference,
-            alpha=config.alpha,
-            beta=config.beta,
-            max_trials=looks * len(config.depths),
-            group_size=len(config.depths),
-        )
-        if config.gate_test == "sprt"
-        else None
-    )
+@dataclass
+class _LengthTest:
+    """The sequential test of one length, looked at after every round."""
+
+    length: int
+    gate: float
+    design: SprtDesign | None
     decided: str | None = None
-    correct = n = 0
-    low, high = 0.0, 1.0
-    rounds = 0
-    for round_index in range(looks):
-        cells = [(length, depth, round_index) for depth in config.depths]
+    correct: int = 0
+    n: int = 0
+    low: float = 0.0
+    high: float = 1.0
+    rounds: int = 0
+
+    def look(self, session: Session, rounds: int) -> None:
+        config = session.config
+        self.rounds = rounds
+        self.correct, self.n = _tally(session, self.length, rounds)
+        self.decided, self.low, self.high = sequential_verdict(
+            self.correct, self.n, self.gate, alpha=config.alpha, looks=config.trials
+        )
+        if self.design is not None:
+            # Invalid or failed requests leave fewer scored trials than planned: the last round decides.
+            final = rounds == config.trials
+            self.decided = self.design.decide(self.correct, self.n, final=final) if self.n else None
+
+    def verdict(self, session: Session) -> GateVerdict:
+        config = session.config
+        characteristics = operating_characteristics(self.design) if self.design is not None else None
+        return GateVerdict(
+            length=self.length,
+            gate=self.gate,
+            verdict="pass" if self.decided == "pass" else "fail" if self.decided == "fail" else "undecided",
+            n=self.n,
+            correct=self.correct,
+            bound_low=self.low,
+            bound_high=self.high,
+            looks=self.rounds,
+            test=config.gate_test,
+            indifference=config.indifference if self.design is not None else None,
+            false_pass=characteristics.false_pass if characteristics else None,
+            false_fail=characteristics.false_fail if characteristics else None,
+        )
+
+
+async def sample_lengths(session: Session, gates: dict[int, float]) -> list[GateVerdict]:
+    """Sample every length of `gates` round by round until its sequential test decides (or the rounds
+    run out), ascending by length.
+
+    The lengths still undecided share each round's requests (one `execute`, so one concurrency limit
+    and one prefix-cache order): a round waits for the slowest length only once instead of once per
+    length. Each length's test sees only its own trials, so the verdicts and the prompts sent are the
+    same as testing the lengths one after another."""
+    config = session.config
+    tests = [
+        _LengthTest(
+            length=length,
+            gate=gate,
+            design=SprtDesign(
+                gate=gate,
+                delta=config.indifference,
+                alpha=config.alpha,
+                beta=config.beta,
+                max_trials=config.trials * len(config.depths),
+                group_size=len(config.depths),
+            )
+            if config.gate_test == "sprt"
+            else None,
+        )
+        for length, gate in sorted(gates.items())
+    ]
+    for round_index in range(config.trials):
+        open_tests = [test for test in tests if test.decided is None]
+        if not open_tests:
+            break
+        cells = [(test.length, depth, round_index) for test in open_tests for depth in config.depths]
         session.progress.grow(len(session.pending(cells)))
         await session.execute(cells)
-        rounds = round_index + 1
-        correct, n = _tally(session, length, rounds)
-        decided, low, high = sequential_verdict(correct, n, gate, alpha=config.alpha, looks=looks)
-        if design is not None:
-            # Invalid or failed requests leave fewer scored trials than planned: the last round decides.
-            decided = design.decide(correct, n, final=rounds == looks) if n else None
-        if decided is not None:
-            break
-    characteristics = operating_characteristics(design) if design is not None else None
-    return GateVerdict(
-        length=length,
-        gate=gate,
-        verdict="pass" if decided == "pass" else "fail" if decided == "fail" else "undecided",
-        n=n,
-        correct=correct,
-        bound_low=low,
-        bound_high=high,
-        looks=rounds,
-        test=config.gate_test,
-        indifference=config.indifference if design is not None else None,
-        false_pass=characteristics.false_pass if characteristics else None,
-        false_fail=characteristics.false_fail if characteristics else None,
-    )
+        for test in open_tests:
+            test.look(session, round_index + 1)
+    return [test.verdict(session) for test in tests]
 
 
 async def run_adaptive(session: Session) -> list[GateVerdict]:
     config = session.config
-    verdicts: list[GateVerdict] = []
     if config.gates:
-        for length in sorted(config.gates):
-            verdicts.append(await sample_length(session, length, config.gates[length]))
-        return verdicts
+        return await sample_lengths(session, dict(config.gates))
     lengths = sorted(config.lengths)
+    verdicts: list[GateVerdict] = []
     low, high = -1, len(lengths)  # lengths[low] passed (or none), lengths[high] failed (or none)
     while high - low > 1:
         middle = (low + high) // 2
-        verdict = await sample_length(session, lengths[middle], config.threshold)
+        (verdict,) = await sample_lengths(session, {lengths[middle]: config.threshold})
         verdicts.append(verdict)
         if gate_passed(verdict):
             low = middle
