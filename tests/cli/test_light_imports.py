@@ -31,7 +31,7 @@ CASES: dict[str, tuple[list[str], int, tuple[str, ...]]] = {
     "plan --emit k8s": (["plan", "Qwen/Qwen3-8B", "--target", "128k", "--emit", "k8s"], 0, ()),
     "inspect": (["inspect", "Qwen/Qwen3-8B"], 0, ("yaml",)),
     "inspect --json": (["inspect", "Qwen/Qwen3-8B", "--json"], 0, ("yaml", "rich")),
-    "lint one file": (["lint", str(LINT_FILE), "--offline"], 1, ()),
+    "lint one file, text to a pipe": (["lint", str(LINT_FILE), "--offline"], 1, ("rich",)),
     "lint --format json": (["lint", str(LINT_FILE), "--offline", "--format", "json"], 1, ("rich",)),
 }
 
