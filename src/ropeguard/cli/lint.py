@@ -79,14 +79,23 @@ def lint_command(
 
         typer.echo(json.dumps(to_sarif(report.findings, version=__version__), indent=2))
     else:
-        from rich.console import Console
-
         # Lazy: the CLI imports every command module at start; this command's library loads when it runs.
-        from ropeguard.lint.render import print_text
+        from ropeguard.lint.render import plain_text, print_text, rich_would_style
 
-        print_text(
-            report.findings, report.notes, console=Console(soft_wrap=True), files_read=report.files_read
+        text = (
+            None
+            if rich_would_style()
+            else plain_text(report.findings, report.notes, files_read=report.files_read)
         )
+        if text is not None:  # a pipe or a file: the same lines rich prints there, without loading rich
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        else:
+            from rich.console import Console
+
+            print_text(
+                report.findings, report.notes, console=Console(soft_wrap=True), files_read=report.files_read
+            )
     if output != "text":
         for note in report.notes:
             typer.echo(f"note: {note.path}: {note.message}", err=True)

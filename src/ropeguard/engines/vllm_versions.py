@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from importlib import metadata
 from typing import Literal
 
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from ropeguard.errors import UsageError
@@ -281,6 +280,10 @@ def check_stack(
     pins = stack_pins(vllm_version, distribution=distribution)
     if pins is None:
         return []
+    # Lazy: packaging.specifiers (its tokenizer and regexes) costs `plan` and `lint` ~10 ms to import;
+    # only a stack check needs it.
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
     problems: list[str] = []
     checks = (("torch", pins.torch, torch_version), ("transformers", pins.transformers, transformers_version))
     for package, wanted, given in checks:

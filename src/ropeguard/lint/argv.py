@@ -10,8 +10,6 @@ import json
 import re
 from typing import Any
 
-from packaging.requirements import InvalidRequirement, Requirement
-
 from ropeguard.lint.launch import (
     Launch,
     Override,
@@ -313,6 +311,10 @@ def pin_from_text(text: str, line: int) -> Pin | None:
         name = simple["name"].lower().replace("_", "-")
         spec = ",".join(sorted(part.replace(" ", "") for part in simple["spec"].split(",") if part.strip()))
         return Pin(package=name, spec=spec, line=line, raw=cleaned)
+    # Lazy: packaging's requirement parser (markers, tags, its tokenizer) costs more to import than a
+    # whole lint of one file, and the regex above answers the usual pins without it.
+    from packaging.requirements import InvalidRequirement, Requirement
+
     try:
         requirement = Requirement(cleaned)
     except InvalidRequirement:

@@ -19,7 +19,6 @@ from ropeguard.engines.vllm import encode_overrides
 from ropeguard.errors import RopeguardError
 from ropeguard.lint.launch import ALLOW_LONG_ENV, Launch, Override, Value, parse_length, truthy
 from ropeguard.models.spec import ROPE_TYPE_ALIASES, ModelSpec
-from ropeguard.plan import make_plan
 from ropeguard.validation import MAX_NUMBER, MAX_TOKEN_COUNT
 
 _ROPE_KEYS = ("rope_parameters", "rope_scaling")
@@ -80,6 +79,10 @@ class Planner:
 
     @staticmethod
     def _make(spec: ModelSpec, target: int, engine_version: str) -> PlannedFix | None:
+        # Lazy: the planner (and its pydantic models) loads only for a launch that needs a fix, not
+        # for the clean files that most of a lint run reads.
+        from ropeguard.plan import make_plan
+
         try:
             plan = make_plan(spec, target, engine="vllm", engine_version=engine_version)
         except RopeguardError:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import stat
 from dataclasses import dataclass, replace
+from functools import cached_property
 from importlib import metadata
 from pathlib import Path
 
@@ -221,12 +222,20 @@ class _Versions:
                 folder = os.path.dirname(os.path.abspath(item.path))
                 self.pin_files.setdefault(folder, []).extend((item.path, pin) for pin in item.extract.pins)
         self._tree_cache: dict[tuple[str, tuple[str, ...]], list[_Evidence]] = {}
-        installed = facts.installed_vllm()
-        self.installed = lenient_version(installed.version) if installed else None
+
+    # Looked up on first use: a launch whose image tag or pin names its version never needs them,
+    # and each lookup scans the installed packages' metadata (a few ms of a one-file lint).
+    @cached_property
+    def installed(self) -> Version | None:
+        found = facts.installed_vllm()
+        return lenient_version(found.version) if found else None
+
+    @cached_property
+    def installed_transformers(self) -> str | None:
         try:
-            self.installed_transformers: str | None = metadata.version("transformers")
+            return metadata.version("transformers")
         except metadata.PackageNotFoundError:
-            self.installed_transformers = None
+            return None
 
     def _tree(self, path: str, packages: tuple[str, ...]) -> list[_Evidence]:
         """Exact pins of the nearest folder (the file's own, then each parent) that has any."""

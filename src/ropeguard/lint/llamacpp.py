@@ -21,7 +21,6 @@ from ropeguard.lint.context import LaunchContext
 from ropeguard.lint.launch import Launch, Value, parse_length
 from ropeguard.lint.rules import Hit, finite
 from ropeguard.models.spec import ModelSpec
-from ropeguard.plan import make_plan
 from ropeguard.validation import MAX_TOKEN_COUNT
 
 ENGINE = "llama.cpp"
@@ -105,6 +104,9 @@ def _line(launch: Launch, *flags: str) -> int:
 
 def planned_command(spec: ModelSpec, target: int) -> str | None:
     """`ropeguard plan MODEL --engine llama.cpp --target N`'s command line; None when plan refuses."""
+    # Lazy: the planner loads only for a launch that needs a fix (see lint/context.py).
+    from ropeguard.plan import make_plan
+
     try:
         plan = make_plan(spec, target, engine=ENGINE)
     except RopeguardError:
@@ -113,6 +115,9 @@ def planned_command(spec: ModelSpec, target: int) -> str | None:
 
 
 def _planned_factor(spec: ModelSpec, target: int) -> float | None:
+    # Lazy: the planner loads only for a launch that needs a fix (see lint/context.py).
+    from ropeguard.plan import make_plan
+
     try:
         plan = make_plan(spec, target, engine=ENGINE)
     except RopeguardError:

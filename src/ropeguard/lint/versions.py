@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from ropeguard.engines import vllm_versions as facts
 from ropeguard.validation import MAX_VERSION_CHARS
+
+if TYPE_CHECKING:
+    from packaging.specifiers import SpecifierSet
 
 NEWEST_KNOWN = facts.NEWEST_KNOWN
 
@@ -100,6 +103,9 @@ def transformers_requirement(vllm_version: str, distribution: str = "vllm") -> S
     pins = facts.stack_pins(vllm_version, distribution=distribution)
     if pins is None or pins.transformers is None:
         return None
+    # Lazy: packaging.specifiers (its tokenizer and regexes) is needed only for a pin to check.
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
     try:
         return SpecifierSet(pins.transformers)
     except InvalidSpecifier:
@@ -110,6 +116,9 @@ def allows(spec: str, version: str) -> bool | None:
     """Whether a requirement specifier admits a version (None when either does not parse)."""
     if len(spec) > 4 * MAX_VERSION_CHARS or len(version) > MAX_VERSION_CHARS:
         return None
+    # Lazy: packaging.specifiers (its tokenizer and regexes) is needed only for a pin to check.
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
     try:
         return SpecifierSet(spec).contains(Version(version), prereleases=True)
     except (InvalidSpecifier, InvalidVersion):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shlex
 from typing import TYPE_CHECKING
 
-from ropeguard import rope  # its numpy half loads on first use: a plan with no table never loads it
+from ropeguard import rope  # the table (and its models) load on first use: `plan --json` never loads it
 from ropeguard.engines.argv import flag_groups
 from ropeguard.plan.planner import ContextPlan
 
@@ -112,7 +112,7 @@ def render_plan(plan: ContextPlan, *, table: list[str] | None = None) -> str:
 def dimension_table_for(plan: ContextPlan) -> DimensionTable | None:
     """The per-dimension table of the rope the plan applies (None when it applies none).
 
-    Imports numpy (through ropeguard.rope), which is why `plan --json` leaves it out.
+    Plain math (rope/table.py, no numpy); `plan --json` leaves it out all the same.
     """
     if plan.applied_rope is None:
         return None
@@ -126,10 +126,13 @@ def dimension_table_for(plan: ContextPlan) -> DimensionTable | None:
 
 
 def render_dimension_table(plan: ContextPlan) -> list[str] | None:
-    """The per-dimension table as text lines: one line per rotary pair."""
+    """The per-dimension table of the plan as text lines (None when it applies no rope)."""
     table = dimension_table_for(plan)
-    if table is None:
-        return None
+    return None if table is None else dimension_table_lines(table)
+
+
+def dimension_table_lines(table: DimensionTable) -> list[str]:
+    """A per-dimension table as text lines: a summary, then one line per rotary pair."""
     lines = [
         f"per-dimension table ({table.rope_type} x{table.factor:g}, rotary dim {table.rotary_dim}, "
         f"attention factor {table.attention_factor:.4f}): "

@@ -1,8 +1,10 @@
 """The rotary-embedding math: frequencies, attention factors and the per-dimension table.
 
 The scalar formulas (rope/scaling.py: rope type, factor, attention factor) are plain `math` and load
-with the package; the numpy parts (frequencies, cos/sin caches, the dimension table) load on first
-use (PEP 562), so that `ropeguard plan --json`, which needs only the attention factor, stays light.
+with the package. The rest loads on first use (PEP 562): the per-dimension table (rope/table.py, plain
+`math` over rope/pairs.py, with its pydantic models) when a plan prints it, and numpy (rope/frequencies.py:
+frequency arrays, cos/sin caches) only for the array work of the probe and the parity tests, so that
+no `ropeguard plan` imports numpy.
 """
 
 from __future__ import annotations
@@ -19,14 +21,13 @@ if TYPE_CHECKING:
         inv_freq,
         rope_dict,
         wavelengths,
-        yarn_correction_dim,
-        yarn_correction_range,
         yarn_ramp,
     )
+    from ropeguard.rope.pairs import yarn_correction_dim, yarn_correction_range
     from ropeguard.rope.table import DimensionRow, DimensionTable, dimension_table
 
-# name -> the numpy module that defines it
-_NUMPY_NAMES: dict[str, str] = {
+# name -> the module that defines it, imported on first use
+_LAZY_NAMES: dict[str, str] = {
     **dict.fromkeys(
         (
             "base_inv_freq",
@@ -34,12 +35,11 @@ _NUMPY_NAMES: dict[str, str] = {
             "inv_freq",
             "rope_dict",
             "wavelengths",
-            "yarn_correction_dim",
-            "yarn_correction_range",
             "yarn_ramp",
         ),
         "ropeguard.rope.frequencies",
     ),
+    **dict.fromkeys(("yarn_correction_dim", "yarn_correction_range"), "ropeguard.rope.pairs"),
     **dict.fromkeys(("DimensionRow", "DimensionTable", "dimension_table"), "ropeguard.rope.table"),
 }
 
@@ -63,7 +63,7 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    module = _NUMPY_NAMES.get(name)
+    module = _LAZY_NAMES.get(name)
     if module is None:
         raise AttributeError(f"module 'ropeguard.rope' has no attribute {name!r}")
     return getattr(importlib.import_module(module), name)

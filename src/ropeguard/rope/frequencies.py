@@ -1,7 +1,9 @@
 """Rotary inverse frequencies and attention factors for every rope type ropeguard covers.
 
 Pure numpy (float64), no I/O. The formulas are those of transformers' `modeling_rope_utils` and
-vLLM's rotary embeddings (tests/rope compares against both, installed):
+vLLM's rotary embeddings (tests/rope compares against both, installed). rope/pairs.py writes the same
+formulas pair by pair in plain Python for the per-dimension table, and holds the scalar YaRN helpers
+(correction range, options) both use:
 
     default   inv_freq_i = theta ** (-2i / d)                        i = 0 .. d/2 - 1, d = rotary dim
     linear    inv_freq_i / factor
@@ -33,6 +35,7 @@ from numpy.typing import NDArray
 
 from ropeguard.errors import UnsupportedLayoutError
 from ropeguard.models.spec import RopeSpec
+from ropeguard.rope.pairs import rope_theta_of, yarn_correction_range, yarn_options
 from ropeguard.rope.scaling import (
     attention_factor,
     original_length,
@@ -41,9 +44,6 @@ from ropeguard.rope.scaling import (
 )
 
 FloatArray = NDArray[np.float64]
-
-YARN_BETA_FAST = 32.0
-YARN_BETA_SLOW = 1.0
 
 
 def rope_dict(rope: RopeSpec) -> dict[str, Any]:
@@ -72,52 +72,12 @@ def wavelengths(inv_freq: FloatArray) -> FloatArray:
     return result
 
 
-def _theta(rope_params: Mapping[str, Any], rope_theta: float | None) -> float:
-    if rope_theta is not None:
-        return float(rope_theta)
-    if rope_params.get("rope_theta") is None:
-        raise ValueError("rope_theta is neither given nor in rope_params")
-    return float(rope_params["rope_theta"])
-
-
-def yarn_correction_dim(rotations: float, rotary_dim: int, rope_theta: float, original: int) -> float:
-    """The (fractional) pair index whose wavelength fits `rotations` times into `original` tokens."""
-    return (rotary_dim * math.log(original / (rotations * 2 * math.pi))) / (2 * math.log(rope_theta))
-
-
-def yarn_correction_range(
-    rotary_dim: int,
-    rope_theta: float,
-    original: int,
-    *,
-    beta_fast: float = YARN_BETA_FAST,
-    beta_slow: float = YARN_BETA_SLOW,
-    truncate: bool = True,
-) -> tuple[float, float]:
-    """(low, high): pairs below `low` are extrapolated (kept), above `high` interpolated (/factor)."""
-    low = yarn_correction_dim(beta_fast, rotary_dim, rope_theta, original)
-    high = yarn_correction_dim(beta_slow, rotary_dim, rope_theta, original)
-    if truncate:
-        low, high = math.floor(low), math.ceil(high)
-    return max(low, 0), min(high, rotary_dim - 1)
-
-
 def yarn_ramp(low: float, high: float, pairs: int) -> FloatArray:
     """0 up to `low`, rising linearly to 1 at `high`, per pair index (1 = fully interpolated)."""
     if low == high:
         high += 0.001  # the same guard against a zero-width ramp as transformers and vLLM
     ramp: FloatArray = np.clip((np.arange(pairs, dtype=np.float64) - low) / (high - low), 0.0, 1.0)
     return ramp
-
-
-def yarn_options(rope_params: Mapping[str, Any]) -> tuple[float, float, bool]:
-    # `or` as transformers does: a 0 / null beta means the default.
-    beta_fast = float(rope_params.get("beta_fast") or YARN_BETA_FAST)
-    beta_slow = float(rope_params.get("beta_slow") or YARN_BETA_SLOW)
-    truncate = rope_params.get("truncate", True)
-    if rope_type_of(rope_params) == "deepseek_yarn":
-        truncate = True  # vLLM's DeepSeek rotary always truncates
-    return beta_fast, beta_slow, bool(truncate)
 
 
 def inv_freq(
@@ -138,7 +98,7 @@ def inv_freq(
     exceeds the original length, short factors otherwise). Ignored by the others.
     """
     kind = rope_type_of(rope_params)
-    theta = _theta(rope_params, rope_theta)
+    theta = rope_theta_of(rope_params, rope_theta)
     base = base_inv_freq(theta, rotary_dim)
     if kind == "default":
         return base

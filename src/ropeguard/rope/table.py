@@ -10,7 +10,9 @@ the scaling does to it:
 - "ramp": in between, blended by `ramp` (0 = kept, 1 = fully divided).
 
 YaRN rows take `ramp` from the YaRN formula itself; for other types (linear, llama3, longrope,
-dynamic) the regime is read from how much each frequency changed. Pure: no I/O.
+dynamic) the regime is read from how much each frequency changed. Pure: no I/O, and no numpy (the
+frequencies come pair by pair from rope/pairs.py), so that `ropeguard plan`, which prints this table,
+does not pay numpy's import.
 """
 
 from __future__ import annotations
@@ -19,10 +21,15 @@ import math
 from collections.abc import Mapping
 from typing import Any, Literal
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from ropeguard.rope.frequencies import base_inv_freq, inv_freq, yarn_correction_range, yarn_options, yarn_ramp
+from ropeguard.rope.pairs import (
+    base_pair_freqs,
+    pair_freqs,
+    yarn_correction_range,
+    yarn_options,
+    yarn_pair_ramp,
+)
 from ropeguard.rope.scaling import attention_factor, original_length, rope_type_of, scaling_factor
 
 Regime = Literal["extrapolate", "interpolate", "ramp"]
@@ -86,8 +93,8 @@ def dimension_table(
     """
     kind = rope_type_of(rope_params)
     theta = float(rope_theta if rope_theta is not None else rope_params["rope_theta"])
-    base = base_inv_freq(theta, rotary_dim)
-    scaled = inv_freq(
+    base = base_pair_freqs(theta, rotary_dim)
+    scaled = pair_freqs(
         rope_params, theta, rotary_dim, max_position_embeddings=max_position_embeddings, seq_len=seq_len
     )
     if native_context is None:
@@ -107,7 +114,7 @@ def dimension_table(
         low, high = yarn_correction_range(
             rotary_dim, theta, original, beta_fast=beta_fast, beta_slow=beta_slow, truncate=truncate
         )
-        ramps = yarn_ramp(low, high, pairs)
+        ramps = yarn_pair_ramp(low, high, pairs)
         extra = {
             "low": low,
             "high": high,
@@ -117,29 +124,35 @@ def dimension_table(
         }
     else:
         # How far each frequency moved towards base / factor, on a log scale (0 kept, 1 divided).
-        ratio = base / scaled
-        ramps = np.clip(np.log(ratio) / math.log(factor), 0.0, 1.0) if factor > 1.0 else np.zeros(pairs)
+        ramps = (
+            [
+                min(max(math.log(b / s) / math.log(factor), 0.0), 1.0)
+                for b, s in zip(base, scaled, strict=True)
+            ]
+            if factor > 1.0
+            else [0.0] * pairs
+        )
     rows = []
     for i in range(pairs):
-        ramp = float(ramps[i])
+        ramp = ramps[i]
         if ramp <= _SAME:
             regime: Regime = "extrapolate"
         elif ramp >= 1.0 - _SAME:
             regime = "interpolate"
         else:
             regime = "ramp"
-        wavelength = 2 * math.pi / float(base[i])
-        scaled_wavelength = 2 * math.pi / float(scaled[i])
+        wavelength = 2 * math.pi / base[i]
+        scaled_wavelength = 2 * math.pi / scaled[i]
         rows.append(
             DimensionRow(
                 pair=i,
-                inv_freq=float(base[i]),
+                inv_freq=base[i],
                 wavelength=wavelength,
                 rotations_in_native=native_context / wavelength,
                 regime=regime,
                 ramp=ramp,
                 scale=scaled_wavelength / wavelength,
-                scaled_inv_freq=float(scaled[i]),
+                scaled_inv_freq=scaled[i],
                 scaled_wavelength=scaled_wavelength,
             )
         )
