@@ -85,7 +85,7 @@ def certify_command(
     With --base-url the deployment there is certified instead (its max_model_len must be the target);
     the API key comes from ROPEGUARD_API_KEY or OPENAI_API_KEY.
     """
-    # Lazy: the CLI imports every command module at start; this command's library loads when it runs.
+    # Lazy: `--help` imports every command module; this command's library loads only when it runs.
     from ropeguard.certify import certify, check_endpoint_options, check_probe_options, render_certificate
 
     engine_args = list(ctx.args)

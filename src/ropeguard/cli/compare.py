@@ -21,7 +21,7 @@ def compare_command(
     as_json: bool = typer.Option(False, "--json", help="Print the comparison as one JSON document."),
 ) -> int:
     """Pair the trials of two runs by id; per-length deltas, discordant counts and a verdict."""
-    # Lazy: the CLI imports every command module at start; this command's library loads when it runs.
+    # Lazy: `--help` imports every command module; this command's library loads only when it runs.
     from ropeguard.evals.loader import load_run
     from ropeguard.reports.compare import compare_runs, render_comparison_text
 

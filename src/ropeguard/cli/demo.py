@@ -22,7 +22,7 @@ def demo_command(
     json_output: bool = typer.Option(False, "--json", help="Print what the demo did as one JSON document."),
 ) -> None:
     """The silent long-context failure and its fix, end to end on the bundled tiny model."""
-    # Lazy: the CLI imports every command module at start; this command's library loads when it runs.
+    # Lazy: `--help` imports every command module; this command's library loads only when it runs.
     from ropeguard.demo.story import bundled_model, render_demo, run_demo
 
     if where:

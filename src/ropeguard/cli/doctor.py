@@ -13,7 +13,7 @@ def doctor_command(
     as_json: bool = JSON_OPTION,
 ) -> int:
     """Check the installed serving stack for versions that break long context."""
-    # Lazy: the CLI imports every command module at start; this command's library loads when it runs.
+    # Lazy: `--help` imports every command module; this command's library loads only when it runs.
     from ropeguard.api import run_doctor
 
     report = run_doctor()

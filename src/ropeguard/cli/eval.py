@@ -103,7 +103,7 @@ def eval_command(
     """
     from pydantic import ValidationError
 
-    # Lazy: the CLI imports every command module at start; this command's library loads when it runs.
+    # Lazy: `--help` imports every command module; this command's library loads only when it runs.
     from ropeguard.evals import EvalConfig, run
 
     if backend not in ("openai", "transformers"):
@@ -154,7 +154,7 @@ def eval_command(
         )
     except (ValidationError, ValueError) as error:
         raise _config_error(error) from None
-    # Lazy: the CLI imports every command module at start; this command's library loads when it runs.
+    # Lazy: `--help` imports every command module; this command's library loads only when it runs.
     from ropeguard.evals.tasks import task_names
 
     if task not in task_names():
@@ -169,7 +169,7 @@ def eval_command(
         from rich.console import Console
         from rich.markup import escape
 
-        # Lazy: the CLI imports every command module at start; this command's library loads when it runs.
+        # Lazy: `--help` imports every command module; this command's library loads only when it runs.
         from ropeguard.reports.narrative import served_mismatch
         from ropeguard.reports.terminal import render_grid
 

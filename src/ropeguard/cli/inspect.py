@@ -18,7 +18,7 @@ def inspect_command(
     offline: bool = OFFLINE_OPTION,
 ) -> None:
     """Family, native context (and where it came from), rope type/theta/params, heads, layers, layout."""
-    # Lazy: the CLI imports every command module at start; this command's library loads when it runs.
+    # Lazy: `--help` imports every command module; this command's library loads only when it runs.
     from ropeguard.api import inspect_model
     from ropeguard.models.inspection import inspect_document, summary_rows
 

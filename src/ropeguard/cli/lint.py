@@ -37,7 +37,7 @@ def lint_command(
     ),
 ) -> int:
     """Find settings in deployment files that silently break long context."""
-    # Lazy: the CLI imports every command module at start; this command's library loads when it runs.
+    # Lazy: `--help` imports every command module; this command's library loads only when it runs.
     from ropeguard.lint import lint_report
     from ropeguard.lint.autofix import fixed_files, unified_diff, write_fixes
 
@@ -74,12 +74,12 @@ def lint_command(
     if output == "json":
         typer.echo(json.dumps([finding.model_dump() for finding in report.findings], indent=2))
     elif output == "sarif":
-        # Lazy: the CLI imports every command module at start; this command's library loads when it runs.
+        # Lazy: `--help` imports every command module; this command's library loads only when it runs.
         from ropeguard.lint.sarif import to_sarif
 
         typer.echo(json.dumps(to_sarif(report.findings, version=__version__), indent=2))
     else:
-        # Lazy: the CLI imports every command module at start; this command's library loads when it runs.
+        # Lazy: `--help` imports every command module; this command's library loads only when it runs.
         from ropeguard.lint.render import plain_text, print_text, rich_would_style
 
         text = (

@@ -54,7 +54,7 @@ def plan_command(
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Work out the RoPE/YaRN settings, the serve command and the memory plan for a target context."""
-    # Lazy: the CLI imports every command module at start; this command's library loads when it runs.
+    # Lazy: `--help` imports every command module; this command's library loads only when it runs.
     from ropeguard.api import plan_model
 
     if multi_node_backend not in ("auto", "ray", "mp"):
@@ -86,12 +86,12 @@ def plan_command(
         typer.echo(plan.model_dump_json(indent=2))
         return
     if emit is not None:
-        # Lazy: the CLI imports every command module at start; this command's library loads when it runs.
+        # Lazy: `--help` imports every command module; this command's library loads only when it runs.
         from ropeguard.plan.emit import emit as emit_artifact
 
         typer.echo(emit_artifact(plan, emit), nl=False)
         return
-    # Lazy: the CLI imports every command module at start; this command's library loads when it runs.
+    # Lazy: `--help` imports every command module; this command's library loads only when it runs.
     from ropeguard.plan.summary import render_dimension_table, render_plan
 
     typer.echo(render_plan(plan, table=render_dimension_table(plan)), nl=False)

@@ -75,7 +75,7 @@ def probe_command(
     as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON document."),
 ) -> None:
     """Score a long document at each length; say where the NLL rises above the in-window baseline."""
-    # Lazy: the CLI imports every command module at start; this command's library loads when it runs.
+    # Lazy: `--help` imports every command module; this command's library loads only when it runs.
     from ropeguard.probe import probe
 
     if backend not in ("openai", "transformers"):
@@ -116,7 +116,7 @@ def probe_command(
     if as_json:
         print_out(result.model_dump_json(indent=2))
         return
-    # Lazy: the CLI imports every command module at start; this command's library loads when it runs.
+    # Lazy: `--help` imports every command module; this command's library loads only when it runs.
     from ropeguard.reports.terminal_probe import render_probe_text
 
     print_out(render_probe_text(result))

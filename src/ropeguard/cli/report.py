@@ -38,7 +38,7 @@ def report_command(
     Prints the report's headline (recall failing inside the length the server accepts) and the
     effective context, then the files written; with --json, all of it as one JSON document.
     """
-    # Lazy: the CLI imports every command module at start; this command's library loads when it runs.
+    # Lazy: `--help` imports every command module; this command's library loads only when it runs.
     from ropeguard.reports.html import report_summary, write_report
 
     window = parse_token_count(within, what="--within") if within is not None else None

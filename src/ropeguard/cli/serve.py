@@ -42,7 +42,7 @@ class PlanOptions:
     offline: bool = False
 
     def plan(self, model: str, target: str | int) -> ContextPlan:
-        # Lazy: the CLI imports every command module at start; this command's library loads when it runs.
+        # Lazy: `--help` imports every command module; this command's library loads only when it runs.
         from ropeguard.api import plan_model
 
         return plan_model(
@@ -123,7 +123,7 @@ def serve_command(
     Extra vLLM flags go after `--`; flags the plan sets already (--max-model-len, --hf-overrides...)
     are refused there.
     """
-    # Lazy: the CLI imports every command module at start; this command's library loads when it runs.
+    # Lazy: `--help` imports every command module; this command's library loads only when it runs.
     from ropeguard.serve import Server, build_launch, run_until_stopped, spec_from_plan, start_server
 
     if json_output and not dry_run:
@@ -158,7 +158,7 @@ def serve_command(
             }
             typer.echo(json.dumps(document, indent=2))
             return
-        # Lazy: the CLI imports every command module at start; this command's library loads when it runs.
+        # Lazy: `--help` imports every command module; this command's library loads only when it runs.
         from ropeguard.plan.summary import render_plan
 
         typer.echo(render_plan(plan), nl=False)
