@@ -30,7 +30,7 @@ _RICH_CHANGES = re.compile(r":\S*?:|[\x00-\x1f\x7f\\]")
 def _summary(findings: list[Finding], files_read: int) -> str:
     counts = {severity: sum(f.severity == severity for f in findings) for severity in _STYLE}
     summary = ", ".join(f"{n} {s}{'s' if n != 1 else ''}" for s, n in counts.items() if n)
-    return f"{files_read} files read; {summary or 'no findings'}"
+    return f"{files_read} file{'s' if files_read != 1 else ''} read; {summary or 'no findings'}"
 
 
 def print_text(findings: list[Finding], notes: list[Note], *, console: Console, files_read: int) -> None:
