@@ -1,10 +1,10 @@
-"""The plain-Python frequencies (rope/pairs.py) and the table built on them equal the numpy ones.
+"""The per-dimension table built on the plain-Python frequencies (rope/pairs.py) equals the numpy one.
 
-rope/frequencies.py (numpy) is checked against transformers and vLLM (test_*_parity.py); rope/pairs.py
-writes the same formulas pair by pair so that `ropeguard plan` prints its table without numpy. Here the
-two agree to 1e-12 on every rope type, the table equals the one numpy frequencies give (the table's
-implementation before it dropped numpy, kept below as the reference), and the plan's text table of
-every registry model is the same, character for character.
+The frequencies themselves are written once (rope/pairs.py; rope/frequencies.py gives them as arrays)
+and checked against transformers and vLLM in test_*_parity.py. Here bad rope dicts fail the same way
+through both entry points, the table equals the one the numpy implementation of the table gave before
+it dropped numpy (kept below as the reference), and the plan's text table of every registry model is
+the same, character for character.
 """
 
 from __future__ import annotations
@@ -23,11 +23,9 @@ from ropeguard.plan import make_plan
 from ropeguard.plan.summary import dimension_table_for, dimension_table_lines
 from ropeguard.rope import DimensionRow, DimensionTable, base_inv_freq, dimension_table, inv_freq, yarn_ramp
 from ropeguard.rope.pairs import (
-    base_pair_freqs,
     pair_freqs,
     yarn_correction_range,
     yarn_options,
-    yarn_pair_ramp,
 )
 from ropeguard.rope.scaling import rope_type_of, scaling_factor
 
@@ -73,30 +71,6 @@ def rope_dicts(draw: st.DrawFn) -> tuple[dict[str, Any], int, int | None, int | 
         params["short_factor"] = draw(st.lists(st.floats(0.5, 8.0), min_size=count, max_size=count))
         params["long_factor"] = draw(st.lists(st.floats(0.5, 64.0), min_size=count, max_size=count))
     return params, dim, max_position, seq_len
-
-
-@settings(max_examples=400)
-@given(case=rope_dicts(), theta=thetas)
-def test_pair_freqs_equal_the_numpy_inv_freq(
-    case: tuple[dict[str, Any], int, int | None, int | None], theta: float
-) -> None:
-    params, dim, max_position, seq_len = case
-    expected = inv_freq(params, theta, dim, max_position_embeddings=max_position, seq_len=seq_len)
-    got = pair_freqs(params, theta, dim, max_position_embeddings=max_position, seq_len=seq_len)
-    assert isinstance(got, list) and all(type(value) is float for value in got)
-    np.testing.assert_allclose(got, expected, rtol=RTOL, atol=0)
-
-
-@given(theta=thetas, dim=dims)
-def test_base_pair_freqs_equal_the_numpy_base(theta: float, dim: int) -> None:
-    np.testing.assert_allclose(base_pair_freqs(theta, dim), base_inv_freq(theta, dim), rtol=RTOL, atol=0)
-
-
-@given(low=st.floats(-4, 200), width=st.one_of(st.just(0.0), st.floats(0.01, 100)), pairs=st.integers(1, 256))
-def test_the_yarn_ramp_equals_numpy(low: float, width: float, pairs: int) -> None:
-    np.testing.assert_allclose(
-        yarn_pair_ramp(low, low + width, pairs), yarn_ramp(low, low + width, pairs), rtol=RTOL
-    )
 
 
 @pytest.mark.parametrize(

@@ -1,9 +1,9 @@
 """Rotary inverse frequencies and attention factors for every rope type ropeguard covers.
 
-Pure numpy (float64), no I/O. The formulas are those of transformers' `modeling_rope_utils` and
-vLLM's rotary embeddings (tests/rope compares against both, installed). rope/pairs.py writes the same
-formulas pair by pair in plain Python for the per-dimension table, and holds the scalar YaRN helpers
-(correction range, options) both use:
+numpy arrays (float64), no I/O. The formulas are those of transformers' `modeling_rope_utils` and
+vLLM's rotary embeddings (tests/rope compares against both, installed); they are written once, pair by
+pair in plain Python, in rope/pairs.py (so the plan's per-dimension table needs no numpy), and this
+module gives them as arrays for the cos/sin caches and the probe:
 
     default   inv_freq_i = theta ** (-2i / d)                        i = 0 .. d/2 - 1, d = rotary dim
     linear    inv_freq_i / factor
@@ -33,14 +33,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ropeguard.errors import UnsupportedLayoutError
 from ropeguard.models.spec import RopeSpec
-from ropeguard.rope.pairs import rope_theta_of, yarn_correction_range, yarn_options
+from ropeguard.rope.pairs import base_pair_freqs, pair_freqs, yarn_pair_ramp
 from ropeguard.rope.scaling import (
     attention_factor,
-    original_length,
-    rope_type_of,
-    scaling_factor,
 )
 
 FloatArray = NDArray[np.float64]
@@ -57,13 +53,7 @@ def rope_dict(rope: RopeSpec) -> dict[str, Any]:
 
 def base_inv_freq(rope_theta: float, rotary_dim: int) -> FloatArray:
     """Unscaled inverse frequencies theta ** (-2i/d), one per rotary pair."""
-    if rotary_dim <= 0 or rotary_dim % 2:
-        raise ValueError(f"rotary_dim must be a positive even number, got {rotary_dim}")
-    if rope_theta <= 1.0:
-        raise ValueError(f"rope_theta must be > 1, got {rope_theta}")
-    exponents = np.arange(0, rotary_dim, 2, dtype=np.float64) / rotary_dim
-    result: FloatArray = 1.0 / (float(rope_theta) ** exponents)
-    return result
+    return np.asarray(base_pair_freqs(rope_theta, rotary_dim), dtype=np.float64)
 
 
 def wavelengths(inv_freq: FloatArray) -> FloatArray:
@@ -74,10 +64,7 @@ def wavelengths(inv_freq: FloatArray) -> FloatArray:
 
 def yarn_ramp(low: float, high: float, pairs: int) -> FloatArray:
     """0 up to `low`, rising linearly to 1 at `high`, per pair index (1 = fully interpolated)."""
-    if low == high:
-        high += 0.001  # the same guard against a zero-width ramp as transformers and vLLM
-    ramp: FloatArray = np.clip((np.arange(pairs, dtype=np.float64) - low) / (high - low), 0.0, 1.0)
-    return ramp
+    return np.asarray(yarn_pair_ramp(low, high, pairs), dtype=np.float64)
 
 
 def inv_freq(
@@ -97,63 +84,11 @@ def inv_freq(
     frequencies are computed at, at least max_position_embeddings; longrope: long factors when it
     exceeds the original length, short factors otherwise). Ignored by the others.
     """
-    kind = rope_type_of(rope_params)
-    theta = rope_theta_of(rope_params, rope_theta)
-    base = base_inv_freq(theta, rotary_dim)
-    if kind == "default":
-        return base
-    if kind == "linear":
-        result: FloatArray = base / scaling_factor(rope_params)
-        return result
-    if kind == "dynamic":
-        if max_position_embeddings is None:
-            raise ValueError("dynamic rope needs max_position_embeddings")
-        factor = scaling_factor(rope_params)
-        length = max(seq_len or max_position_embeddings, max_position_embeddings)
-        new_theta = theta * ((factor * length / max_position_embeddings) - (factor - 1)) ** (
-            rotary_dim / (rotary_dim - 2)
-        )
-        return base_inv_freq(new_theta, rotary_dim)
-    if kind in ("yarn", "deepseek_yarn"):
-        factor = scaling_factor(rope_params, max_position_embeddings)
-        original = original_length(rope_params, max_position_embeddings)
-        beta_fast, beta_slow, truncate = yarn_options(rope_params)
-        low, high = yarn_correction_range(
-            rotary_dim, theta, original, beta_fast=beta_fast, beta_slow=beta_slow, truncate=truncate
-        )
-        keep = 1.0 - yarn_ramp(low, high, rotary_dim // 2)
-        interpolated = base / factor
-        blended: FloatArray = interpolated * (1.0 - keep) + base * keep
-        return blended
-    if kind == "llama3":
-        factor = scaling_factor(rope_params)
-        low_freq_factor = float(rope_params["low_freq_factor"])
-        high_freq_factor = float(rope_params["high_freq_factor"])
-        original = original_length(rope_params, max_position_embeddings)
-        low_freq_wavelen = original / low_freq_factor
-        high_freq_wavelen = original / high_freq_factor
-        wavelen = wavelengths(base)
-        scaled = np.where(wavelen > low_freq_wavelen, base / factor, base)
-        medium = (wavelen >= high_freq_wavelen) & (wavelen <= low_freq_wavelen)
-        if high_freq_factor == low_freq_factor:
-            # Llama 4 sets both to 1: no band to blend across (the smooth factor would divide by 0).
-            return scaled
-        smooth = (original / wavelen - low_freq_factor) / (high_freq_factor - low_freq_factor)
-        smoothed = (1.0 - smooth) * scaled / factor + smooth * scaled
-        llama: FloatArray = np.where(medium, smoothed, scaled)
-        return llama
-    if kind == "longrope":
-        original = original_length(rope_params, max_position_embeddings)
-        use_long = seq_len is not None and seq_len > original
-        ext = np.asarray(rope_params["long_factor" if use_long else "short_factor"], dtype=np.float64)
-        if ext.shape != base.shape:
-            raise ValueError(
-                f"longrope {'long' if use_long else 'short'}_factor has {ext.size} values, "
-                f"rotary dim {rotary_dim} needs {base.size}"
-            )
-        longrope: FloatArray = base / ext
-        return longrope
-    raise UnsupportedLayoutError(f"unsupported layout: rope type {kind!r}")
+    # One formula: rope/pairs.py computes it pair by pair (so `plan` needs no numpy); this is its array.
+    values = pair_freqs(
+        rope_params, rope_theta, rotary_dim, max_position_embeddings=max_position_embeddings, seq_len=seq_len
+    )
+    return np.asarray(values, dtype=np.float64)
 
 
 def cos_sin_cache(

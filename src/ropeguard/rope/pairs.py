@@ -5,8 +5,8 @@ plain `math` computes them in microseconds, while importing numpy costs ~0.1 s, 
 `ropeguard plan` together. So the table reads its frequencies from here, and numpy stays for the
 array work (rope/frequencies.py: cos/sin caches, the probe).
 
-The formulas are those of rope/frequencies.py (see its docstring), written operation for operation
-in the same order; tests/rope/test_pairs.py holds the two equal to 1e-12 on every rope type.
+The formulas (listed in rope/frequencies.py's docstring) are written here once; rope/frequencies.py
+gives them as numpy arrays, and tests/rope/test_*_parity.py check them against transformers and vLLM.
 """
 
 from __future__ import annotations
@@ -89,8 +89,8 @@ def pair_freqs(
     max_position_embeddings: int | None = None,
     seq_len: int | None = None,
 ) -> list[float]:
-    """Inverse frequencies (rotary_dim // 2 floats) of a rope dict: rope/frequencies.py's `inv_freq`
-    (same arguments, same errors) as a list."""
+    """Inverse frequencies (rotary_dim // 2 floats) of a rope dict; rope/frequencies.py's `inv_freq`
+    (same arguments, documented there) is this as a numpy array."""
     kind = rope_type_of(rope_params)
     theta = rope_theta_of(rope_params, rope_theta)
     base = base_pair_freqs(theta, rotary_dim)
