@@ -609,15 +609,9 @@ def certify(
         elif baseline:
             warnings.append("no grid length fits the native window: the short-input cost was not measured")
 
-        # The scaled run's report also pairs it with the baseline (McNemar, both curves, short-input cost).
-        report = write_report(
-            scaled_dir,
-            baseline=baseline_dir if baseline_run is not None else None,
-            within=plan.native_context,
-            title=_report_title(plan),
+        report_html = _write_scaled_report(
+            plan, scaled_dir, baseline_dir if baseline_run is not None else None, warnings
         )
-        if report.headline is not None:
-            warnings.insert(0, report.headline)
         certificate = _write_certificate(
             out,
             plan,
@@ -626,7 +620,7 @@ def certify(
             gates=results,
             scaled=scaled,
             baseline_run=baseline_run,
-            report_html=str(report.html),
+            report_html=report_html,
             warnings=warnings,
             probe_facts=probe_facts,
             started=started,
@@ -806,15 +800,13 @@ def _certify_endpoint(
                 )
             elif baseline and baseline_url is not None:
                 warnings.append("no scaling planned (target within the native window): --baseline-url unused")
-            report = write_report(
+            report_html = _write_scaled_report(
+                plan,
                 scaled_dir,
-                baseline=baseline_dir if baseline_run is not None else None,
-                within=plan.native_context,
-                title=_report_title(plan, endpoint=public_url(base_url)),
+                baseline_dir if baseline_run is not None else None,
+                warnings,
+                endpoint=public_url(base_url),
             )
-            report_html = str(report.html)
-            if report.headline is not None:
-                warnings.insert(0, report.headline)
         certificate = _write_certificate(
             out,
             plan,
@@ -835,6 +827,26 @@ def _certify_endpoint(
 
 def default_out_dir() -> Path:
     return run_folder("certify")
+
+
+def _write_scaled_report(
+    plan: ContextPlan,
+    scaled_dir: Path,
+    baseline_dir: Path | None,
+    warnings: list[str],
+    endpoint: str | None = None,
+) -> str:
+    """The scaled run's report (paired with the baseline when one ran: McNemar, both curves, the
+    short-input cost); its headline, when recall fails inside the served length, leads `warnings`."""
+    report = write_report(
+        scaled_dir,
+        baseline=baseline_dir,
+        within=plan.native_context,
+        title=_report_title(plan, endpoint=endpoint),
+    )
+    if report.headline is not None:
+        warnings.insert(0, report.headline)
+    return str(report.html)
 
 
 def _report_title(plan: ContextPlan, endpoint: str | None = None) -> str:
