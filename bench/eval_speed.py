@@ -40,6 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -68,7 +69,8 @@ def start_server(
     command = [
         sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(model_dir),
         "--served-model-name", "tiny", "--host", "127.0.0.1", "--port", str(port),
-        "--max-model-len", str(max_len), "--gpu-memory-utilization", "0.3", *(extra or []),
+        "--max-model-len", str(max_len), "--gpu-memory-utilization", "0.3",
+        "--enable-prompt-tokens-details", *(extra or []),
     ]  # fmt: skip
     env = {
         **os.environ,
@@ -136,19 +138,12 @@ def chars_per_token(client: httpx.Client, url: str, text: str) -> float:
 def prefill_rate(client: httpx.Client, url: str, tokens: int, repeats: int = 3) -> float:
     """Prompt tokens per second of one request at a time, with nothing cached (random text)."""
     rng = random.Random(7)
-    ratio = chars_per_token(
-        client, url, "".join(rng.choice(string.ascii_lowercase + " ") for _ in range(2000))
-    )
+    ratio = chars_per_token(client, url, random_text(rng, 2000))
     total_tokens = 0
     total_seconds = 0.0
     for attempt in range(repeats + 1):
-        text = "".join(rng.choice(string.ascii_lowercase + " ") for _ in range(int(tokens * ratio)))
         started = time.perf_counter()
-        body = client.post(
-            url + "/completions",
-            json={"model": "tiny", "prompt": text, "max_tokens": 1, "temperature": 0},
-            timeout=600,
-        ).json()
+        body = complete(client, url, random_text(rng, int(tokens * ratio)), 1)
         elapsed = time.perf_counter() - started
         if attempt:  # the first one warms the engine up
             total_tokens += body["usage"]["prompt_tokens"]
@@ -156,12 +151,116 @@ def prefill_rate(client: httpx.Client, url: str, tokens: int, repeats: int = 3) 
     return total_tokens / total_seconds
 
 
-def seed_style(client: httpx.Client, url: str, lengths: list[int], per_length: int) -> tuple[float, int]:
-    """The seed guide's harness, in spirit: one request at a time, repeated filler, needle at 50%."""
+def random_text(rng: random.Random, chars: int) -> str:
+    return "".join(rng.choice(string.ascii_lowercase + " ") for _ in range(chars))
+
+
+def complete(client: httpx.Client, url: str, prompt: str, max_tokens: int) -> dict[str, object]:
+    body: dict[str, object] = client.post(
+        url + "/completions",
+        json={
+            "model": "tiny",
+            "prompt": prompt,
+            "max_tokens": max_tokens,
+            "temperature": 0,
+            "ignore_eos": True,
+        },
+        timeout=600,
+    ).json()
+    return body
+
+
+# Request shapes the cost model is fitted on: (cached prefix tokens, new tokens, generated tokens).
+CALIBRATION = [
+    (0, 256, 1), (0, 1024, 1), (0, 4000, 1), (1024, 64, 1), (4000, 64, 1), (3000, 1000, 1),
+    (2000, 2000, 1), (1024, 64, 9), (4000, 64, 9),
+]  # fmt: skip
+
+
+@dataclass
+class CostModel:
+    """Seconds the server takes for one request alone: c0 + a*new + b*new*(cached + new/2) + c*(gen-1).
+
+    The fixed cost per request (c0: HTTP, scheduling, the first token), the per-token prefill cost
+    (a), its attention part, which grows with the context a new token attends over (b), and each
+    further decoded token (c). The floor of a mode is this summed over the requests it sent, with
+    each request's own cached/new split (usage.prompt_tokens_details): what the server needs to
+    answer exactly those requests one after another. The plain floor (uncached tokens / the prefill
+    rate of one fresh request) leaves out c0, c and the depth of the context, which is why it is far
+    below the wall of many short requests (the sweep's) or of long-context tails (the grid's).
+    """
+
+    c0: float
+    a: float
+    b: float
+    c: float
+
+    def seconds(self, cached: int, new: int, generated: int) -> float:
+        return self.c0 + self.a * new + self.b * new * (cached + new / 2) + self.c * max(0, generated - 1)
+
+
+def features(cached: int, new: int, generated: int) -> list[float]:
+    return [1.0, float(new), new * (cached + new / 2), float(max(0, generated - 1))]
+
+
+def calibrate(client: httpx.Client, url: str, repeats: int = 3) -> CostModel:
+    """Fit the cost model by least squares on the medians of `repeats` timings of each shape."""
+    import numpy as np
+
+    rng = random.Random(11)
+    ratio = chars_per_token(client, url, random_text(rng, 2000))
+    complete(client, url, random_text(rng, 2000), 1)  # warm-up
+    rows, times = [], []
+    for cached, new, generated in CALIBRATION:
+        timings = []
+        for _ in range(repeats):
+            prefix = random_text(rng, int(cached * ratio))
+            if cached:
+                complete(client, url, prefix, 1)  # now cached (in whole blocks)
+            started = time.perf_counter()
+            body = complete(client, url, prefix + random_text(rng, int(new * ratio)), generated)
+            timings.append(time.perf_counter() - started)
+            usage = body["usage"]
+            assert isinstance(usage, dict)
+            hit = (usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
+            shape = (hit, usage["prompt_tokens"] - hit, usage["completion_tokens"])
+        rows.append(features(*shape))
+        times.append(sorted(timings)[len(timings) // 2])
+    solution, *_ = np.linalg.lstsq(np.array(rows), np.array(times), rcond=None)
+    c0, a, b, c = (max(0.0, float(value)) for value in solution)
+    return CostModel(c0=c0, a=a, b=b, c=c)
+
+
+def work_floor(model: CostModel, requests: list[tuple[int, int, int]]) -> float:
+    """Seconds to serve these (cached, new, generated) requests one at a time (CostModel)."""
+    return sum(model.seconds(*request) for request in requests)
+
+
+def trial_shapes(result: object) -> list[tuple[int, int, int]]:
+    """(cached, new, generated) of each trial a run sent, from usage (the server reports cached)."""
+    from ropeguard.evals.results import Run
+
+    assert isinstance(result, Run)
+    shapes = []
+    for trial in result.trials:
+        if trial.usage_prompt_tokens is None or trial.cached_prompt_tokens is None:
+            raise SystemExit(
+                "the server reported no cached tokens: start it with --enable-prompt-tokens-details"
+            )
+        cached = trial.cached_prompt_tokens
+        shapes.append((cached, trial.usage_prompt_tokens - cached, trial.completion_tokens or 1))
+    return shapes
+
+
+def seed_style(
+    client: httpx.Client, url: str, lengths: list[int], per_length: int
+) -> tuple[float, list[tuple[int, int, int]]]:
+    """The seed guide's harness, in spirit: one request at a time, repeated filler, needle at 50%.
+    Returns the wall and each request's (cached, new, generated) tokens."""
     ratio = chars_per_token(client, url, SEED_FILLER * 20)
     rng = random.Random(0)
     started = time.perf_counter()
-    sent = 0
+    shapes: list[tuple[int, int, int]] = []
     for length in lengths:
         for _ in range(per_length):
             key = rng.randrange(10000, 99999)
@@ -183,8 +282,10 @@ def seed_style(client: httpx.Client, url: str, lengths: list[int], per_length: i
             ).json()
             if "usage" not in body:
                 raise SystemExit(f"seed-style request refused: {body}")
-            sent += body["usage"]["prompt_tokens"]
-    return time.perf_counter() - started, sent
+            usage = body["usage"]
+            cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
+            shapes.append((cached, usage["prompt_tokens"] - cached, usage["completion_tokens"]))
+    return time.perf_counter() - started, shapes
 
 
 MODES = ("grid", "exact", "sprt", "sweep")
@@ -244,6 +345,9 @@ def measure_server(url: str, args: argparse.Namespace, lengths: list[int], work:
     with httpx.Client(timeout=600) as client:
         rate = prefill_rate(client, url, min(4096, max(lengths) - 64))
         results["prefill_tokens_per_s"] = round(rate, 1)
+        cost = calibrate(client, url)
+        results["cost_model"] = cost.__dict__
+        print(f"  cost model: {cost}", file=sys.stderr, flush=True)
         modes: dict[str, dict[str, object]] = {}
         for mode in MODES:
             print(f"  mode {mode} ...", file=sys.stderr, flush=True)
@@ -261,6 +365,7 @@ def measure_server(url: str, args: argparse.Namespace, lengths: list[int], work:
                 "wall_s": round(wall, 2),
                 "runner_wall_s": result.summary.wall_seconds,
                 "floor_s": round((queries - hits) / rate, 2),
+                "work_floor_s": round(work_floor(cost, trial_shapes(result)), 2),
                 "verdicts": verdicts,
                 **extra,
             }
@@ -270,7 +375,7 @@ def measure_server(url: str, args: argparse.Namespace, lengths: list[int], work:
         print("  seed-style client ...", file=sys.stderr, flush=True)
         reset_cache(url)
         before = cache_counters(url)
-        seed_wall, _ = seed_style(client, url, lengths, requests // len(lengths))
+        seed_wall, seed_shapes = seed_style(client, url, lengths, requests // len(lengths))
         queries, hits = uncached_tokens(url, before)
         modes["seed"] = {
             "requests": requests // len(lengths) * len(lengths),
@@ -278,6 +383,7 @@ def measure_server(url: str, args: argparse.Namespace, lengths: list[int], work:
             "uncached_tokens": queries - hits,
             "wall_s": round(seed_wall, 2),
             "floor_s": round((queries - hits) / rate, 2),
+            "work_floor_s": round(work_floor(cost, seed_shapes), 2),
         }
         results["modes"] = modes
     return results
@@ -303,6 +409,7 @@ def print_table(name: str, data: dict[str, object], lengths: list[int], gate: fl
     grid, seed = modes["grid"], modes["seed"]
     print(f"== server {name}: prefill {rate} tokens/s (one uncached request at a time); gate {gate}")
     heads = ["mode", "requests", "prompt tok", "uncached", "x grid", "wall s", "floor s", "wall/floor"]
+    heads += ["work floor s", "wall/work"]
     heads += ["seed/wall", "verdicts (trials)", "same as grid"]
     print("| " + " | ".join(heads) + " |")
     print("|" + "---|" * len(heads))
@@ -329,6 +436,8 @@ def print_table(name: str, data: dict[str, object], lengths: list[int], gate: fl
             f"{row['wall_s']:.1f}",
             f"{row['floor_s']:.1f}",
             f"{row['wall_s'] / max(1e-9, row['floor_s']):.2f}",
+            f"{row['work_floor_s']:.1f}",
+            f"{row['wall_s'] / max(1e-9, row['work_floor_s']):.2f}",
             f"{seed['wall_s'] / max(1e-9, row['wall_s']):.2f}",
             shown,
             same,
@@ -341,6 +450,7 @@ def print_table(name: str, data: dict[str, object], lengths: list[int], gate: fl
             f"false_fail {sprt['false_fail']:.4f} at recall {gate}"
         )
     print("x grid: the grid's prompt tokens / the mode's, and uncached / uncached")
+    print("floor: uncached tokens / the prefill rate; work floor: the cost model summed over the requests")
     print("*: undecided, judged by its point estimate (no error bound)")
 
 

@@ -78,7 +78,8 @@ def vllm_unscaled(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory
         served_model_name=MODEL_ID,
         max_model_len=SERVED_CONTEXT,
         port=free_port(),
-        extra_args=EAGER,
+        # Each reply then says how many of its prompt tokens the prefix cache served (test_eval_grid).
+        extra_args=[*EAGER, "--enable-prompt-tokens-details"],
     )
     yield from _serve("vllm_unscaled", spec, tmp_path_factory.mktemp("vllm-unscaled"))
 

@@ -61,6 +61,23 @@ def test_the_run_reloads_with_the_same_summary(unscaled_grid: Run) -> None:
     assert cache is not None and cache.hit_rate is not None and cache.hit_rate > 0.3
 
 
+def test_each_trial_says_what_the_cache_served(unscaled_grid: Run) -> None:
+    """usage.prompt_tokens_details (the server runs with --enable-prompt-tokens-details), per trial,
+    against the /metrics counters of the whole run, and the order's promise (ordering.py): after the
+    first prompt, a needle at depth 1.0 finds everything before it cached (whole 128-token blocks)."""
+    trials = unscaled_grid.trials
+    cached = [t.cached_prompt_tokens for t in trials]
+    assert all(isinstance(c, int) for c in cached), cached
+    cache = unscaled_grid.summary.prefix_cache
+    assert cache is not None
+    assert sum(c or 0 for c in cached) == cache.hits
+    late = [t for t in trials if t.depth == 1.0]
+    short_of_all = [t for t in late if (t.cached_prompt_tokens or 0) < (t.usage_prompt_tokens or 0) - 400]
+    assert len(short_of_all) <= 1, [
+        (t.length, t.cached_prompt_tokens, t.usage_prompt_tokens) for t in short_of_all
+    ]
+
+
 def test_yarn_x4_recovers_recall_at_8k(vllm_yarn4: str, unscaled_grid: Run, tmp_path: Path) -> None:
     scaled = run(
         EvalConfig(base_urls=[v1_url(vllm_yarn4)], lengths=[8192], trials=3, out_dir=tmp_path / "yarn4")

@@ -100,6 +100,14 @@ def test_other_client_errors_are_not_retried() -> None:
     assert reply.error is not None and "404" in reply.error and len(calls) == 1
 
 
+def test_cached_prompt_tokens_come_from_prompt_tokens_details() -> None:
+    # vLLM's usage with --enable-prompt-tokens-details (OpenAI's field names); absent without it.
+    details = {**OK_BODY, "usage": {"prompt_tokens": 100, "prompt_tokens_details": {"cached_tokens": 64}}}
+    for body, expected in ((details, 64), (OK_BODY, None)):
+        reply = _send(lambda request, body=body: httpx.Response(200, json=body))
+        assert (reply.usage_prompt_tokens, reply.cached_prompt_tokens) == (100, expected)
+
+
 def test_completion_mode_reads_text() -> None:
     body = {"choices": [{"text": " 777", "finish_reason": "length"}], "usage": {"prompt_tokens": 9}}
 

@@ -216,6 +216,7 @@ class Reply:
     reasoning: str | None = None
     finish_reason: str | None = None
     usage_prompt_tokens: int | None = None
+    cached_prompt_tokens: int | None = None
     completion_tokens: int | None = None
     latency_s: float | None = None
     attempts: int = 0
@@ -270,11 +271,15 @@ def parse_reply(kind: str, body: dict[str, Any]) -> Reply:
     usage = body.get("usage") or {}
     prompt_tokens = usage.get("prompt_tokens")
     completion_tokens = usage.get("completion_tokens")
+    # vLLM reports it with --enable-prompt-tokens-details (OpenAI's field name): the prompt tokens
+    # served from the prefix cache, so a run can say which trials paid their prefill.
+    cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens")
     return Reply(
         answer=answer,
         reasoning=reasoning,
         finish_reason=choice.get("finish_reason"),
         usage_prompt_tokens=prompt_tokens if isinstance(prompt_tokens, int) else None,
+        cached_prompt_tokens=cached if isinstance(cached, int) and not isinstance(cached, bool) else None,
         completion_tokens=completion_tokens if isinstance(completion_tokens, int) else None,
     )
 

@@ -14,7 +14,15 @@ from ropeguard.evals.verdicts import REASON_CUT_AFTER_THINKING, REASON_THINKING_
 LENGTH_TOLERANCE = 0.01  # off by more than this from the prompt target: the trial is invalid
 # What a trial record copies from the built sample and from the reply, unchanged.
 _FROM_SAMPLE = {"trial_id", "task", "depth", "index", "seed", "needles", "expected"}
-_FROM_REPLY = ("answer", "reasoning", "latency_s", "finish_reason", "attempts", "usage_prompt_tokens")
+_FROM_REPLY = (
+    "answer",
+    "reasoning",
+    "latency_s",
+    "finish_reason",
+    "attempts",
+    "usage_prompt_tokens",
+    "cached_prompt_tokens",
+)
 
 
 def judge(prepared: Prepared, reply: Reply, task: Task, *, replica: int | None) -> TrialRecord:

@@ -64,6 +64,11 @@ class TrialRecord(_Record):
     usage_prompt_tokens: int | None = Field(
         default=None, description="prompt tokens the server reported in usage.prompt_tokens"
     )
+    cached_prompt_tokens: int | None = Field(
+        default=None,
+        description="of those, the ones the server's prefix cache served (usage.prompt_tokens_details."
+        "cached_tokens: vLLM with --enable-prompt-tokens-details); None when not reported",
+    )
     depth: float
     index: int
     seed: int
