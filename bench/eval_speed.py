@@ -6,7 +6,9 @@ fail; YaRN x4 as `ropeguard plan --native 2048 --target 8192` sets it up: they p
 - grid:      the full grid, every (length, depth, trial) of the task (default niah-single),
 - exact:     --adaptive with a gate at every length, the default exact (Clopper-Pearson) test,
 - sprt:      --adaptive --gate-test sprt (indifference 0.2),
+- tuned:     --adaptive --gate-test tuned (the same test, thresholds tuned to the budget),
 - sweep:     the full grid of niah-sweep (one document per (length, trial), a question per depth),
+- sweep+tuned: niah-sweep with --adaptive --gate-test tuned,
 - seed:      a seed-guide-style sequential client (one request at a time, repeated filler, needle at
              the midpoint) sending the grid's number of requests at the grid's lengths,
 
@@ -288,7 +290,7 @@ def seed_style(
     return time.perf_counter() - started, shapes
 
 
-MODES = ("grid", "exact", "sprt", "sweep")
+MODES = ("grid", "exact", "sprt", "tuned", "sweep", "sweep+tuned")
 
 
 def mode_config(mode: str, url: str, args: argparse.Namespace, lengths: list[int], out: Path) -> EvalConfig:
@@ -306,12 +308,10 @@ def mode_config(mode: str, url: str, args: argparse.Namespace, lengths: list[int
         return EvalConfig(**common)
     if mode == "sweep":
         return EvalConfig(**{**common, "task": "niah-sweep"})
-    return EvalConfig(
-        **common,
-        adaptive=True,
-        gates=gates,
-        gate_test="sprt" if mode == "sprt" else "exact",
-    )
+    if mode == "sweep+tuned":
+        common["task"] = "niah-sweep"
+    test = {"sprt": "sprt", "tuned": "tuned", "sweep+tuned": "tuned"}.get(mode, "exact")
+    return EvalConfig(**common, adaptive=True, gates=gates, gate_test=test)
 
 
 def verdicts_of(result: object, gate: float) -> tuple[dict[int, str], dict[str, object]]:
@@ -327,7 +327,7 @@ def verdicts_of(result: object, gate: float) -> tuple[dict[int, str], dict[str, 
         # An undecided verdict is judged by its point estimate and carries no error bound: flag it.
         extra["undecided"] = sorted(v.length for v in summary.gates if v.verdict == "undecided")
         extra["trials"] = {v.length: f"{v.correct}/{v.n}" for v in summary.gates}
-        sprt = [v for v in summary.gates if v.test == "sprt"]
+        sprt = [v for v in summary.gates if v.test in ("sprt", "tuned")]
         if sprt:
             extra["false_pass"] = sprt[0].false_pass
             extra["false_fail"] = sprt[0].false_fail
@@ -443,12 +443,13 @@ def print_table(name: str, data: dict[str, object], lengths: list[int], gate: fl
             same,
         ]
         print("| " + " | ".join(cells) + " |")
-    sprt = modes["sprt"]
-    if "false_pass" in sprt:
-        print(
-            f"sprt design (exact): false_pass {sprt['false_pass']:.4f} at recall {gate - 0.2:.1f}, "
-            f"false_fail {sprt['false_fail']:.4f} at recall {gate}"
-        )
+    for mode in ("sprt", "tuned"):
+        row = modes[mode]
+        if "false_pass" in row:
+            print(
+                f"{mode} design (exact): false_pass {row['false_pass']:.4f} at recall {gate - 0.2:.1f}, "
+                f"false_fail {row['false_fail']:.4f} at recall {gate}"
+            )
     print("x grid: the grid's prompt tokens / the mode's, and uncached / uncached")
     print("floor: uncached tokens / the prefill rate; work floor: the cost model summed over the requests")
     print("*: undecided, judged by its point estimate (no error bound)")

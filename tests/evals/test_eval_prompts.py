@@ -252,6 +252,17 @@ def test_sprt_gates_stop_early_on_a_passing_length_where_the_exact_test_cannot(
         make_backend=lambda config: _backend(tokenizer, low),
     )
     assert any(v.verdict == "fail" for v in failing.summary.gates or [])
+    # The tuned thresholds pass the same all-correct lengths after 10 trials (2 rounds), with the
+    # exact rates of their own design in the verdict.
+    tuned_responder = RecallByLength(recall)
+    tuned = run_eval(
+        _config(**settings, gate_test="tuned", indifference=0.2, out_dir=tmp_path / "tuned"),
+        make_backend=lambda config: _backend(tokenizer, tuned_responder),
+    )
+    tuned_verdicts = tuned.summary.gates or []
+    assert all(v.verdict == "pass" and v.n == 10 and v.test == "tuned" for v in tuned_verdicts)
+    assert tuned_responder.calls == 20
+    assert all(v.false_pass is not None and 0.1 < v.false_pass < 0.134 for v in tuned_verdicts)
 
 
 def test_sprt_needs_gates_above_the_indifference_zone() -> None:

@@ -11,10 +11,13 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from ropeguard.evals.sprt import (
+    TUNED_MAX_TRIALS,
     SprtDesign,
     _run_distribution,
     fewest_trials_to_pass,
+    fixed_sample_error,
     operating_characteristics,
+    tuned_design,
 )
 
 
@@ -177,3 +180,63 @@ def test_certify_shape_cannot_reach_three_times_fewer_trials_per_length() -> Non
     assert bound is not None
     assert 20 / bound < 3.0
     assert oc.trials_if_all_correct >= bound
+
+
+def _binomial_tail(n: int, k: int, p: float) -> float:
+    return sum(math.comb(n, j) * p**j * (1 - p) ** (n - j) for j in range(k, n + 1))
+
+
+def test_fixed_sample_error_is_the_best_cut() -> None:
+    # gate 0.9, indifference 0.2, 20 trials: "pass with 17 or more" is the best cut,
+    # P(X >= 17 | 0.7) = 0.107 and P(X < 17 | 0.9) = 0.133 (binomial tails, by hand below).
+    assert fixed_sample_error(0.7, 0.9, 20) == pytest.approx(1 - _binomial_tail(20, 17, 0.9))
+    assert _binomial_tail(20, 17, 0.7) == pytest.approx(0.107, abs=5e-4)
+    for k in range(22):
+        worst = max(_binomial_tail(20, k, 0.7), 1 - _binomial_tail(20, k, 0.9))
+        assert worst >= fixed_sample_error(0.7, 0.9, 20) - 1e-12
+
+
+def test_tuned_design_for_certify_shape_halves_an_all_correct_length() -> None:
+    design = tuned_design(0.9, 0.2, max_trials=20, group_size=5)
+    oc = operating_characteristics(design)
+    wald = operating_characteristics(SprtDesign(gate=0.9, delta=0.2, max_trials=20, group_size=5))
+    target = fixed_sample_error(0.7, 0.9, 20)
+    assert oc.trials_if_all_correct == 10 and wald.trials_if_all_correct == 15
+    # The lower bound over every design with this false pass rate (fewest_trials_to_pass) is met.
+    assert fewest_trials_to_pass(0.7, oc.false_pass, group_size=5, max_trials=20) == 10
+    assert max(oc.false_pass, oc.false_fail) <= target
+    assert oc.false_pass == pytest.approx(0.1164, abs=1e-3) and oc.false_fail == pytest.approx(
+        0.1302, abs=1e-3
+    )
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    gate=st.floats(0.6, 0.95),
+    delta=st.floats(0.1, 0.3),
+    rounds=st.integers(1, 8),
+    group=st.integers(1, 6),
+)
+def test_tuned_design_is_never_worse_than_the_fixed_test(
+    gate: float, delta: float, rounds: int, group: int
+) -> None:
+    budget = rounds * group
+    design = tuned_design(gate, delta, max_trials=budget, group_size=group)
+    oc = operating_characteristics(design)
+    target = fixed_sample_error(gate - delta, gate, budget)
+    if design.upper_llr is None:  # fell back to Wald's thresholds: nothing promised beyond those
+        return
+    assert max(oc.false_pass, oc.false_fail) <= target + 1e-9
+
+
+@pytest.mark.parametrize("p", [0.7, 0.9, 1.0])
+def test_tuned_rates_match_simulation(p: float) -> None:
+    design = tuned_design(0.9, 0.2, max_trials=20, group_size=5)
+    exact_pass, exact_trials = _run_distribution(design, p)
+    sim_pass, sim_trials = _simulate(design, p, runs=20_000, seed=11)
+    assert abs(exact_pass - sim_pass) < 0.015 and abs(exact_trials - sim_trials) < 0.1
+
+
+def test_tuned_budget_is_bounded_before_any_work() -> None:
+    with pytest.raises(ValueError, match="at most"):
+        tuned_design(0.9, 0.2, max_trials=TUNED_MAX_TRIALS + 1, group_size=5)

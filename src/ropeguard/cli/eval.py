@@ -67,10 +67,11 @@ def eval_command(
     gate_test: str = typer.Option(
         "exact",
         "--gate-test",
-        help="exact (bounds against the gate) or sprt (also stops early on a pass; indifference zone).",
+        help="exact (bounds against the gate), sprt (also stops early on a pass; indifference zone) "
+        "or tuned (sprt with thresholds tuned to the budget: stops soonest, no worse error rates).",
     ),
     indifference: float = typer.Option(
-        0.2, "--indifference", help="sprt: recall <= gate - this is what a pass rules out."
+        0.2, "--indifference", help="sprt, tuned: recall <= gate - this is what a pass rules out."
     ),
     tokenizer: str | None = typer.Option(
         None, "--tokenizer", help="Local tokenizer (folder or hub id) when the server has no /tokenize."
@@ -116,8 +117,8 @@ def eval_command(
         raise UsageError(f"--mode {mode!r}: choose chat or completion")
     if haystack not in ("noise", "natural"):
         raise UsageError(f"--haystack {haystack!r}: choose noise or natural (or --haystack-file)")
-    if gate_test not in ("exact", "sprt"):
-        raise UsageError(f"--gate-test {gate_test!r}: choose exact or sprt")
+    if gate_test not in ("exact", "sprt", "tuned"):
+        raise UsageError(f"--gate-test {gate_test!r}: choose exact, sprt or tuned")
     for url in base_url or []:
         validation.base_url(url)
     gates = parse_gates(gate or [])

@@ -28,9 +28,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ropeguard.evals.config import EvalConfig
 from ropeguard.evals.results import GateVerdict
 from ropeguard.evals.session import Session
-from ropeguard.evals.sprt import SprtDesign, operating_characteristics
+from ropeguard.evals.sprt import SprtDesign, operating_characteristics, tuned_design
 from ropeguard.evals.stats import gate_passed, sequential_verdict
 
 
@@ -88,6 +89,23 @@ class _LengthTest:
         )
 
 
+def _design(config: EvalConfig, gate: float) -> SprtDesign | None:
+    """The sequential design of a gate (None: the exact test)."""
+    budget, group = config.trials * len(config.depths), len(config.depths)
+    if config.gate_test == "tuned":
+        return tuned_design(gate, config.indifference, max_trials=budget, group_size=group)
+    if config.gate_test == "sprt":
+        return SprtDesign(
+            gate=gate,
+            delta=config.indifference,
+            alpha=config.alpha,
+            beta=config.beta,
+            max_trials=budget,
+            group_size=group,
+        )
+    return None
+
+
 async def sample_lengths(session: Session, gates: dict[int, float]) -> list[GateVerdict]:
     """Sample every length of `gates` round by round until its sequential test decides (or the rounds
     run out), ascending by length.
@@ -101,16 +119,7 @@ async def sample_lengths(session: Session, gates: dict[int, float]) -> list[Gate
         _LengthTest(
             length=length,
             gate=gate,
-            design=SprtDesign(
-                gate=gate,
-                delta=config.indifference,
-                alpha=config.alpha,
-                beta=config.beta,
-                max_trials=config.trials * len(config.depths),
-                group_size=len(config.depths),
-            )
-            if config.gate_test == "sprt"
-            else None,
+            design=_design(config, gate),
         )
         for length, gate in sorted(gates.items())
     ]

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from ropeguard.evals.sprt import MAX_TRIALS as SPRT_MAX_TRIALS
+from ropeguard.evals.sprt import TUNED_MAX_TRIALS
 
 DEFAULT_DEPTHS: tuple[float, ...] = tuple(round(i / 10, 1) for i in range(11))
 
@@ -67,8 +68,10 @@ class EvalConfig(BaseModel):
     alpha: float = Field(default=0.05, gt=0.0, lt=1.0)
     # "exact": Clopper-Pearson bounds against the gate itself (can stop early only on a failing
     # length); "sprt": a truncated sequential probability ratio test of recall >= gate against
-    # recall <= gate - indifference (stops early both ways; see evals/sprt.py).
-    gate_test: Literal["exact", "sprt"] = "exact"
+    # recall <= gate - indifference (stops early both ways; see evals/sprt.py); "tuned": the same
+    # test with thresholds tuned to the budget (sprt.tuned_design: stops an all-correct length soonest
+    # while no exact error rate is worse than the best fixed-sample test's).
+    gate_test: Literal["exact", "sprt", "tuned"] = "exact"
     indifference: float = Field(default=0.2, gt=0.0, lt=1.0)
     beta: float = Field(default=0.05, gt=0.0, lt=0.5)
 
@@ -107,10 +110,11 @@ class EvalConfig(BaseModel):
             raise ValueError("haystack 'file' needs haystack_file")
         if self.haystack_file is not None:
             self.haystack = "file"
-        if self.gate_test == "sprt":
-            if self.trials * len(self.depths) > SPRT_MAX_TRIALS:
+        if self.gate_test in ("sprt", "tuned"):
+            most = SPRT_MAX_TRIALS if self.gate_test == "sprt" else TUNED_MAX_TRIALS
+            if self.trials * len(self.depths) > most:
                 raise ValueError(
-                    f"the sprt gate test takes at most {SPRT_MAX_TRIALS} trials a length "
+                    f"the {self.gate_test} gate test takes at most {most} trials a length "
                     f"(trials x depths = {self.trials * len(self.depths)})"
                 )
             if self.alpha >= 0.5:
@@ -118,7 +122,7 @@ class EvalConfig(BaseModel):
             lowest = min([*(self.gates or {}).values(), self.threshold])
             if lowest - self.indifference <= 0.0:
                 raise ValueError(
-                    f"the sprt gate test needs every gate above the indifference zone "
+                    f"the {self.gate_test} gate test needs every gate above the indifference zone "
                     f"({self.indifference}); lowest gate {lowest}"
                 )
         if self.gates:

@@ -209,8 +209,8 @@ class GateVerdict(_Record):
     bound_low: float
     bound_high: float
     looks: int
-    test: Literal["exact", "sprt"] = "exact"
-    # sprt only: the exact error rates of the design (evals/sprt.py), which the certificate states.
+    test: Literal["exact", "sprt", "tuned"] = "exact"
+    # sprt and tuned only: the exact error rates of the design (evals/sprt.py), which the certificate states.
     indifference: float | None = None
     false_pass: float | None = Field(default=None, description="P(pass) at recall = gate - indifference")
     false_fail: float | None = Field(default=None, description="P(fail) at recall = gate")
