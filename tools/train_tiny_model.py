@@ -1,8 +1,9 @@
 """Train (and evaluate) ropeguard's bundled tiny long-context model.
 
 A Qwen3ForCausalLM of ~3.2 M parameters, trained from scratch at a native context of 2048 tokens on
-ropeguard's own recall tasks (passkey and the four NIAH variants) over both filler styles, with the
-char-level tokenizer of `ropeguard.demo.tokenizer`. Its config.json says max_position_embeddings 8192
+ropeguard's own recall tasks (passkey, the four NIAH variants and, from stage 3, niah-sweep) over both
+filler styles, with the char-level tokenizer of `ropeguard.demo.tokenizer`. The stages and their
+arguments: the model's README.md and training.json. Its config.json says max_position_embeddings 8192
 on purpose: the Qwen3 situation (trained at 32768, config says 40960), exaggerated.
 
     # train + evaluate (one GPU), writing the model into OUT/model
