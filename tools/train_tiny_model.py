@@ -1,8 +1,9 @@
 """Train (and evaluate) ropeguard's bundled tiny long-context model.
 
 A Qwen3ForCausalLM of ~3.2 M parameters, trained from scratch at a native context of 2048 tokens on
-ropeguard's own recall tasks (passkey and the four NIAH variants) over both filler styles, with the
-char-level tokenizer of `ropeguard.demo.tokenizer`. Its config.json says max_position_embeddings 8192
+ropeguard's own recall tasks (passkey, the four NIAH variants and, from stage 3, niah-sweep) over both
+filler styles, with the char-level tokenizer of `ropeguard.demo.tokenizer`. The stages and their
+arguments: the model's README.md and training.json. Its config.json says max_position_embeddings 8192
 on purpose: the Qwen3 situation (trained at 32768, config says 40960), exaggerated.
 
     # train + evaluate (one GPU), writing the model into OUT/model
@@ -33,6 +34,7 @@ import torch.nn.functional as F
 from ropeguard.demo.tokenizer import CHARACTERS, END, PAD, ROLE_TOKENS, UNK, vocabulary, write_tokenizer
 from ropeguard.evals.haystack import Haystack, fit_sentences
 from ropeguard.evals.tasks import Sample, Task, TrialKey, get_task
+from ropeguard.evals.tasks.niah_sweep import NiahSweepTask
 
 NATIVE = 2048
 ADVERTISED = 8192  # what config.json claims: the silent failure lives between the two
@@ -94,12 +96,28 @@ def build_fitted(task: Task, key: TrialKey, haystack: Haystack) -> Sample:
 # ----------------------------------------------------------------------------------------------- data
 
 
+# The evenly spaced grids a sweep is trained on (i / (n - 1)); certify's grids are of this kind.
+SWEEP_GRID_SIZES = (3, 5, 7, 9, 11)
+
+
+def sweep_depths(rng: random.Random) -> tuple[float, ...]:
+    """A needle set for one niah-sweep example: half the time an evenly spaced grid, half the time
+    2-12 distinct random depths, so the model learns to pick the labelled key wherever the needles are
+    rather than the grids it is evaluated on."""
+    if rng.random() < 0.5:
+        n = rng.choice(SWEEP_GRID_SIZES)
+        return tuple(i / (n - 1) for i in range(n))
+    return tuple(d / 1000 for d in sorted(rng.sample(range(1001), rng.randint(2, 12))))
+
+
 def random_task(rng: random.Random, weights: dict[str, float] = TASK_WEIGHTS) -> Task:
     name = rng.choices(list(weights), weights=list(weights.values()))[0]
     if name == "passkey":
         return get_task(name, digits=5 if rng.random() < 0.7 else rng.randint(3, 8))
+    if name == "niah-sweep":
+        return get_task(name, depths=sweep_depths(rng))
     if name == "niah-multikey":
-        return get_task(name, keys=rng.randint(2, 5))
+        return get_task(name, keys=rng.randint(2, 12))
     if name == "niah-multivalue":
         return get_task(name, values=rng.randint(2, 4))
     if name == "niah-multiquery":
@@ -114,6 +132,8 @@ def training_example(
     task = random_task(rng, weights)
     roll = rng.random()
     depth = 0.0 if roll < 0.05 else 1.0 if roll < 0.10 else rng.random()
+    if isinstance(task, NiahSweepTask):
+        depth = rng.choice(task.depths)  # the asked needle is one of the document's
     key = TrialKey(
         task=task.name, length=length, depth=depth, index=rng.randrange(2**31), seed=rng.randrange(2**31)
     )
@@ -227,8 +247,13 @@ def train(args: argparse.Namespace, log: Any) -> Any:
     if args.init_from:
         from safetensors.torch import load_file
 
-        missing, unexpected = model.load_state_dict(load_file(str(args.init_from)), strict=False)
-        log(f"initialised from {args.init_from} (missing {missing}, unexpected {unexpected})")
+        # An fp32 checkpoint (--save-fp32) or a saved model's bf16 model.safetensors: both hold every
+        # weight but the tied lm_head; the bf16 one is cast up so training runs on fp32 master weights.
+        state = {name: tensor.float() for name, tensor in load_file(str(args.init_from)).items()}
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        if unexpected or set(missing) - {"lm_head.weight"}:
+            raise SystemExit(f"--init-from {args.init_from}: missing {missing}, unexpected {unexpected}")
+        log(f"initialised from {args.init_from} ({len(state)} tensors, lm_head tied to the embedding)")
     params = sum(p.numel() for p in model.parameters())
     log(f"params {params:,} device {device} {torch.cuda.get_device_name() if device.type == 'cuda' else ''}")
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
@@ -404,6 +429,45 @@ def recall(
     return result
 
 
+# niah-sweep grids evaluated (needles, evenly spaced) -> trial indices per length: >= 30 samples a cell.
+SWEEP_EVAL_GRIDS = {5: 6, 11: 3}
+
+
+def sweep_recall(
+    model: Any, needles: int, trials: int, lengths: list[int], style: str, batch_tokens: int
+) -> tuple[dict[str, float], dict[str, list[float]]]:
+    """niah-sweep recall per length (and per grid depth) for an evenly spaced grid of `needles`.
+
+    As the eval runner builds it: the task is told the grid, one TrialKey per grid depth, so every depth
+    of a (length, trial index) shares one document and only the question differs. `recall` uses trial
+    index 0 alone; here indices 0..trials-1 (each with its own haystack seed) fill the cells.
+    """
+    grid = tuple(i / (needles - 1) for i in range(needles))
+    task = get_task("niah-sweep", depths=grid)
+    samples: list[Sample] = []
+    for length in lengths:
+        for index in range(trials):
+            haystack = Haystack(style, seed=index)
+            for depth in grid:
+                key = TrialKey(task=task.name, length=length, depth=depth, index=index)
+                samples.append(build_fitted(task, key, haystack))
+    max_new = max(len(s.reference_answer()) for s in samples) + 4
+    answers = greedy(model, [prompt_ids(s) for s in samples], max_new, batch_tokens)
+    per_length: dict[str, float] = {}
+    per_depth: dict[str, list[float]] = {}
+    for length in lengths:
+        hits = [
+            (s.depth, task.score(s, a).correct)
+            for s, a in zip(samples, answers, strict=True)
+            if s.length == length
+        ]
+        per_length[str(length)] = sum(ok for _, ok in hits) / len(hits)
+        per_depth[str(length)] = [
+            round(sum(ok for d, ok in hits if d == depth) / trials, 3) for depth in grid
+        ]
+    return per_length, per_depth
+
+
 @torch.no_grad()
 def nll_buckets(model: Any, style: str, length: int, bucket: int, docs: int) -> list[float]:
     device = next(model.parameters()).device
@@ -419,21 +483,30 @@ def nll_buckets(model: Any, style: str, length: int, bucket: int, docs: int) -> 
     return [round(v, 3) for v in nll.mean(0).view(-1, bucket).mean(-1).tolist()]
 
 
+EVAL_GROUPS = (*TASK_WEIGHTS, "niah-sweep", "nll")
+
+
 def evaluate(model: Any, args: argparse.Namespace, log: Any) -> dict[str, Any]:
     model = model.to(torch.bfloat16).eval()
     start = time.time()
+    groups = args.eval_tasks.split(",") if args.eval_tasks else list(EVAL_GROUPS)
+    unknown = sorted(set(groups) - set(EVAL_GROUPS))
+    if unknown:
+        raise SystemExit(f"--eval-tasks: unknown {unknown}; choose from {', '.join(EVAL_GROUPS)}")
     lengths = [int(x) for x in args.eval_lengths.split(",")]
     depths = [i / (args.eval_depths - 1) for i in range(args.eval_depths)]
     table: dict[str, Any] = {}
-    for style in ("noise", "natural"):
-        for name, rope in ROPE_CONFIGS.items():
-            set_rope(model, rope)
-            row = recall(model, "passkey", lengths, depths, style, args.eval_batch_tokens)
-            table.setdefault("passkey", {}).setdefault(style, {})[name] = row
-            log(f"passkey {style:8s} {name:10s} " + " ".join(f"{k}:{v:.2f}" for k, v in row.items()))
+    result: dict[str, Any] = {"recall": table}
+    if "passkey" in groups:
+        for style in ("noise", "natural"):
+            for name, rope in ROPE_CONFIGS.items():
+                set_rope(model, rope)
+                row = recall(model, "passkey", lengths, depths, style, args.eval_batch_tokens)
+                table.setdefault("passkey", {}).setdefault(style, {})[name] = row
+                log(f"passkey {style:8s} {name:10s} " + " ".join(f"{k}:{v:.2f}" for k, v in row.items()))
     short = [x for x in lengths if x <= 8192]
     for task_name in TASK_WEIGHTS:
-        if task_name == "passkey":
+        if task_name == "passkey" or task_name not in groups:
             continue
         for style in ("noise", "natural"):
             for name in ("none", "yarn-x4"):
@@ -446,14 +519,34 @@ def evaluate(model: Any, args: argparse.Namespace, log: Any) -> dict[str, Any]:
                     f"{task_name:16s} {style:8s} {name:10s} "
                     + " ".join(f"{k}:{v:.2f}" for k, v in row.items())
                 )
-    nll: dict[str, Any] = {}
-    for name, rope in ROPE_CONFIGS.items():
-        set_rope(model, rope)
-        nll[name] = nll_buckets(model, "natural", 8192, 512, 4)
-        log(f"nll natural {name:10s} " + " ".join(f"{v:.2f}" for v in nll[name]))
+    if "niah-sweep" in groups:
+        per_depth: dict[str, Any] = {}
+        for needles, trials in SWEEP_EVAL_GRIDS.items():
+            label = f"niah-sweep-{needles}"
+            for style in ("noise", "natural"):
+                for name in ("none", "yarn-x4"):
+                    set_rope(model, ROPE_CONFIGS[name])
+                    row, depth_row = sweep_recall(
+                        model, needles, trials, short, style, args.eval_batch_tokens
+                    )
+                    table.setdefault(label, {}).setdefault(style, {})[name] = row
+                    per_depth.setdefault(label, {}).setdefault(style, {})[name] = depth_row
+                    log(
+                        f"{label:16s} {style:8s} {name:10s} "
+                        + " ".join(f"{k}:{v:.2f}" for k, v in row.items())
+                    )
+        result["niah_sweep_per_depth"] = per_depth
+    if "nll" in groups:
+        nll: dict[str, Any] = {}
+        for name, rope in ROPE_CONFIGS.items():
+            set_rope(model, rope)
+            nll[name] = nll_buckets(model, "natural", 8192, 512, 4)
+            log(f"nll natural {name:10s} " + " ".join(f"{v:.2f}" for v in nll[name]))
+        result["nll_natural_8192_per_512"] = nll
     set_rope(model, None)
     log(f"eval took {time.time() - start:.1f} s")
-    return {"recall": table, "nll_natural_8192_per_512": nll, "eval_seconds": time.time() - start}
+    result["eval_seconds"] = time.time() - start
+    return result
 
 
 def main() -> None:
@@ -477,13 +570,20 @@ def main() -> None:
     parser.add_argument(
         "--mix", help="task weights, e.g. passkey=0.5,niah-single=0.125,... (default: built in)"
     )
-    parser.add_argument("--init-from", type=Path, help="fp32 safetensors to start from (continued training)")
+    parser.add_argument(
+        "--init-from",
+        type=Path,
+        help="safetensors to start from (continued training): an fp32 checkpoint or a bf16 model.safetensors",
+    )
     parser.add_argument("--save-fp32", action="store_true", help="also write checkpoint_fp32.safetensors")
     parser.add_argument("--eval-only", action="store_true", help="evaluate --model, no training")
     parser.add_argument("--model", type=Path, help="model folder for --eval-only")
     parser.add_argument("--eval-batch-tokens", type=int, default=262144)
     parser.add_argument("--eval-lengths", default="1024,2048,4096,8192,16384")
     parser.add_argument("--eval-depths", type=int, default=24, help="passkey depths (NIAH tasks use 12)")
+    parser.add_argument(
+        "--eval-tasks", help=f"comma list of what to evaluate (default all): {', '.join(EVAL_GROUPS)}"
+    )
     args = parser.parse_args()
 
     args.out.mkdir(parents=True, exist_ok=True)
