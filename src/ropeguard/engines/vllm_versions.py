@@ -27,7 +27,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from importlib import metadata
 from typing import Literal
 
 from packaging.version import InvalidVersion, Version
@@ -322,12 +321,10 @@ def vllm_in(installed: Mapping[str, str]) -> InstalledVllm | None:
 
 def installed_vllm() -> InstalledVllm | None:
     """The vLLM distribution installed in this environment, read from metadata (vllm is not imported)."""
-    for name in DISTRIBUTIONS:
-        try:
-            return InstalledVllm(distribution=name, version=metadata.version(name))
-        except metadata.PackageNotFoundError:
-            continue
-    return None
+    # Lazy: the metadata reader imports this module's DISTRIBUTIONS.
+    from ropeguard.engines.installed import installed_packages
+
+    return vllm_in(installed_packages(DISTRIBUTIONS))
 
 
 def default_vllm_version() -> str:
