@@ -1,5 +1,5 @@
-"""engines/installed.py reads a distribution's version from its METADATA header, without the email
-parser, and must answer what `importlib.metadata.version` answers."""
+"""vllm_versions.installed_version (behind engines/installed.py) reads a distribution's version from
+its METADATA header, without the email parser, and must answer what `importlib.metadata.version` does."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from ropeguard.engines.installed import installed_packages, installed_version
+from ropeguard.engines.installed import installed_packages
+from ropeguard.engines.vllm_versions import installed_version
 
 
 def test_every_installed_distribution_reads_as_importlib_reads_it() -> None:

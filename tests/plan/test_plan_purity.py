@@ -20,7 +20,7 @@ def _spec() -> ModelSpec:
     return spec
 
 
-# Stand-ins for the one metadata lookup (engines/installed.py): distribution -> version, or None.
+# Stand-ins for the version lookup installed_packages makes: distribution -> version, or None.
 def _nothing_installed(name: str) -> str | None:
     return None
 

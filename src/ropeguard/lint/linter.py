@@ -20,7 +20,6 @@ import yaml
 from packaging.version import Version
 
 from ropeguard.engines import vllm_versions as facts
-from ropeguard.engines.installed import installed_version
 from ropeguard.errors import RopeguardError, UsageError
 from ropeguard.lint import llamacpp
 from ropeguard.lint.context import LaunchContext, ModelResolver, Planner, override_json
@@ -232,7 +231,7 @@ class _Versions:
 
     @cached_property
     def installed_transformers(self) -> str | None:
-        return installed_version("transformers")
+        return facts.installed_version("transformers")
 
     def _tree(self, path: str, packages: tuple[str, ...]) -> list[_Evidence]:
         """Exact pins of the nearest folder (the file's own, then each parent) that has any."""
