@@ -2,7 +2,7 @@
 
 The cyclic collector is off from here on while the CLI starts: see ropeguard.cli.run, which turns it
 back on. Only from here does that cover the CLI's own imports (typer, pydantic), which the
-collector would otherwise walk ~50 times before a light command prints.
+collector would otherwise walk ~40 more times before a light command prints.
 """
 
 from __future__ import annotations

@@ -182,8 +182,9 @@ def run() -> None:
     process exits: it is frozen out of the cyclic collector (gc.freeze) before the command runs, so
     that later collections walk only what the command allocates. ropeguard.__main__ turns the
     collector off before the CLI's imports; here it is off at least while the command's module loads.
-    Collection is on again for the command itself, so a lint of a large tree stays bounded. Measured
-    on plan (issue 15): ~70 collections over the startup objects took ~12 ms, ~25 after the freeze ~4."""
+    Collection is on again for the command itself, so a lint of a large tree stays bounded (a 3,000
+    file lint: the same peak memory). Measured on `python -m ropeguard plan` (issue 15): 73 collections
+    took 16-31 ms before, 30 take 5-17 ms now, on this 2-core machine under other work."""
     gc.disable()
     _load_commands(sys.argv[1:])
     gc.freeze()
