@@ -12,8 +12,9 @@ Bytecode caches are written first (a warm-up run of each, into a private PYTHONP
 installed package has them, whatever PYTHONDONTWRITEBYTECODE says.
 
 --before SRC adds the same commands run from another source tree (e.g. a checkout of main), in the
-same rounds: a paired before/after. Prints median and best wall, median CPU (user + sys) per command,
-and whether `plan` and `lint` meet the target (median wall < 0.3 s, issue 15). Exits 1 when they do not.
+same rounds: a paired before/after. Prints median and best wall, median CPU (user + sys), the median
+less the bare interpreter's and the ratio of the medians to the bare interpreter's per command, and
+whether `plan` and `lint` meet the target (median wall < 0.3 s, issue 15). Exits 1 when they do not.
 """
 
 from __future__ import annotations
@@ -117,12 +118,12 @@ def main() -> None:
         f"{args.runs} interleaved rounds; load average {load_before:.1f} -> {load_after:.1f} "
         f"on {os.cpu_count()} CPUs"
     )
-    print(f"{'command':<26} {'median':>8} {'best':>8} {'cpu':>8} {'- bare':>8}")
+    print(f"{'command':<26} {'median':>8} {'best':>8} {'cpu':>8} {'- bare':>8} {'/ bare':>7}")
     for name, timing in timings.items():
         median = statistics.median(timing.wall)
         print(
             f"{name:<26} {median:>7.3f}s {min(timing.wall):>7.3f}s {statistics.median(timing.cpu):>7.3f}s "
-            f"{median - base:>7.3f}s"
+            f"{median - base:>7.3f}s {median / base:>6.1f}x"
         )
     slow = [name for name in GATED if statistics.median(timings[name].wall) >= TARGET_S]
     verdict = "all under" if not slow else f"OVER for {', '.join(slow)}:"

@@ -16,18 +16,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Literal
 
-from ropeguard.engines.installed import installed_packages
 from ropeguard.errors import ServerGone
 from ropeguard.lengths import parse_token_count
 from ropeguard.models.reader import load_model_spec
 from ropeguard.models.spec import ModelSpec
-from ropeguard.plan import ContextPlan, make_plan
 
 if TYPE_CHECKING:
     from ropeguard.doctor import DoctorReport
     from ropeguard.evals.config import EvalConfig
     from ropeguard.evals.results import Run
     from ropeguard.lint import Finding
+    from ropeguard.plan import ContextPlan
     from ropeguard.serve import Server
 
 __all__ = ["inspect_model", "lint_paths", "plan_model", "run_doctor"]
@@ -75,6 +74,11 @@ def plan_model(
     Raises PlanRefused (exit 1) for a plan that would be wrong, UsageError / ModelConfigError (exit 2)
     for bad input.
     """
+    # Lazy, so that `ropeguard inspect`, which imports this module, loads neither the planner (its
+    # five pydantic models) nor the metadata lookup.
+    from ropeguard.engines.installed import installed_packages
+    from ropeguard.plan import make_plan
+
     if isinstance(model, ModelSpec):
         spec = model
         if native is not None:

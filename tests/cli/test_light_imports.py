@@ -18,8 +18,23 @@ import pytest
 SRC = Path(__file__).resolve().parents[2] / "src"
 LINT_FILE = Path(__file__).resolve().parents[1] / "lint" / "realworld" / "k8s_dotted_rope.yaml"
 
-# What no light command needs: the serving stack, the array library, the hub client, HTTP.
-NEVER = ("numpy", "torch", "transformers", "vllm", "huggingface_hub", "httpx", "matplotlib", "gguf")
+# What no light command needs: the serving stack, the array library, the hub client, HTTP; and
+# importlib.metadata's email parser (engines/installed.py reads a version from the METADATA header:
+# parsing the whole file of vLLM and transformers cost plan ~15 ms).
+NEVER = (
+    "numpy",
+    "torch",
+    "transformers",
+    "vllm",
+    "huggingface_hub",
+    "httpx",
+    "matplotlib",
+    "gguf",
+    "email.feedparser",
+)
+# What inspect does not need: it reads a config, it plans nothing (the planner's five pydantic
+# models, the engines' settings and the installed-package lookup).
+NOT_FOR_INSPECT = ("yaml", "ropeguard.plan", "ropeguard.engines")
 # The modules of the other commands: the CLI loads only the invoked command's module.
 OTHER_COMMANDS = ("doctor", "eval", "probe", "report", "compare", "serve", "certify", "demo")
 
@@ -29,15 +44,24 @@ CASES: dict[str, tuple[list[str], int, tuple[str, ...]]] = {
     "plan --json": (["plan", "Qwen/Qwen3-8B", "--target", "128k", "--json"], 0, ("yaml", "rich")),
     "plan within the native window": (["plan", "Qwen/Qwen3-8B", "--target", "16k"], 0, ("yaml",)),
     "plan --emit k8s": (["plan", "Qwen/Qwen3-8B", "--target", "128k", "--emit", "k8s"], 0, ()),
-    "inspect": (["inspect", "Qwen/Qwen3-8B"], 0, ("yaml",)),
-    "inspect --json": (["inspect", "Qwen/Qwen3-8B", "--json"], 0, ("yaml", "rich")),
-    "lint one file, text to a pipe": (["lint", str(LINT_FILE), "--offline"], 1, ("rich",)),
-    "lint --format json": (["lint", str(LINT_FILE), "--offline", "--format", "json"], 1, ("rich",)),
+    "inspect": (["inspect", "Qwen/Qwen3-8B"], 0, NOT_FOR_INSPECT),
+    "inspect --json": (["inspect", "Qwen/Qwen3-8B", "--json"], 0, (*NOT_FOR_INSPECT, "rich")),
+    # --fix and --write alone load the diff and the file writer.
+    "lint one file, text to a pipe": (
+        ["lint", str(LINT_FILE), "--offline"],
+        1,
+        ("rich", "ropeguard.lint.autofix"),
+    ),
+    "lint --format json": (
+        ["lint", str(LINT_FILE), "--offline", "--format", "json"],
+        1,
+        ("rich", "ropeguard.lint.autofix"),
+    ),
 }
+WATCHED = sorted({*NEVER, "yaml", "rich", *(name for case in CASES.values() for name in case[2])})
 
 
 def _loaded(argv: list[str], tmp_path: Path, *, extra: str = "") -> dict[str, object]:
-    watched = sorted({*NEVER, "yaml", "rich"})
     code = (
         "import io, json, sys, contextlib\n"
         f"{extra}\n"
@@ -45,7 +69,7 @@ def _loaded(argv: list[str], tmp_path: Path, *, extra: str = "") -> dict[str, ob
         "with contextlib.redirect_stdout(io.StringIO()):\n"
         f"    code = main({argv!r})\n"
         "tops = {name.split('.')[0] for name in sys.modules}\n"
-        f"loaded = sorted(name for name in {watched!r} if name in tops)\n"
+        f"loaded = sorted(name for name in {WATCHED!r} if name in tops or name in sys.modules)\n"
         "commands = sorted(name.rsplit('.', 1)[1] for name in sys.modules\n"
         "                  if name.startswith('ropeguard.cli.') and name != 'ropeguard.cli.app')\n"
         "print(json.dumps({'code': code, 'loaded': loaded, 'commands': commands}))\n"

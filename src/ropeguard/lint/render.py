@@ -53,7 +53,9 @@ def print_text(findings: list[Finding], notes: list[Note], *, console: Console, 
                 console.print(f"         [green]fix:[/green] {escape(finding.fix)}")
     console.print(_summary(findings, files_read), style="dim")
     for note in notes:
-        console.print(f"note: {escape(note.path)}: {escape(note.message)}", style="dim")
+        # One escape for the whole line: a path ending in "[a" and a message "]" escape to themselves
+        # apart, and together make the markup tag "[a: ]", which rich would swallow.
+        console.print(escape(f"note: {note.path}: {note.message}"), style="dim")
 
 
 def plain_text(findings: list[Finding], notes: list[Note], *, files_read: int) -> str | None:
