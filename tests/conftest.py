@@ -8,11 +8,21 @@ property tests check; speed lives in bench/.
 
 from __future__ import annotations
 
+import signal
+
 import pytest
 from hypothesis import settings
 
 settings.register_profile("ropeguard", deadline=None)
 settings.load_profile("ropeguard")
+
+# The Ctrl-C tests send SIGINT to a child `ropeguard` and expect exit 130. A suite started as a
+# background job of a non-interactive shell (`bash scripts/test.sh &`, nohup) has SIGINT ignored,
+# every child inherits SIG_IGN, and a Python started so never installs its KeyboardInterrupt handler:
+# the child would run on to exit 0 (seen in a fresh-clone run started with `setsid ... &`). A Python
+# handler here is reset to the default on exec, so the children get Ctrl-C as a user's terminal gives it.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 # Test tiers (docs/testing.md): `-m "not vllm and not slow"` is the unit tier. A test that asks for a
