@@ -22,7 +22,9 @@ tokens for agreeing verdicts, wall within 1.2x of the floor, ropeguard >= 2x fas
 seed-style client, adaptive >= 3x fewer prompt tokens for the same verdicts.
 
 The servers run with VLLM_SERVER_DEV_MODE=1 (POST /reset_prefix_cache), VLLM_CPU_NUM_OF_RESERVED_CPU=0
-(the model gets every core) and --dtype float32 (CPUs without avx512_bf16 emulate bfloat16).
+(the model gets every core), --enable-prompt-tokens-details (each reply's cached tokens, for the work
+floor) and --dtype float32 (CPUs without avx512_bf16 emulate bfloat16). A --base-url server needs
+VLLM_SERVER_DEV_MODE=1 and --enable-prompt-tokens-details too.
 
 Usage: python bench/eval_speed.py [--lengths 1k,2k,4k] [--trials 4] [--depths 0,0.25,0.5,0.75,1]
                                   [--servers unscaled,yarn4] [--gate 0.9] [--json]

@@ -37,6 +37,7 @@ rates 0.117 / 0.129, against the fixed test's 0.107 / 0.133).
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Literal
 
@@ -215,6 +216,7 @@ def fixed_sample_error(p0: float, p1: float, trials: int) -> float:
     return min(max(at_least(k, p0), 1.0 - at_least(k, p1)) for k in range(trials + 2))
 
 
+@functools.lru_cache(maxsize=64)  # every gated length of a run with one gate asks for the same design
 def tuned_design(gate: float, delta: float, *, max_trials: int, group_size: int) -> SprtDesign:
     """The truncated SPRT whose thresholds stop an all-correct length soonest while both exact error
     rates stay at or below `fixed_sample_error` for the same budget (see the module doc).
@@ -238,10 +240,9 @@ def tuned_design(gate: float, delta: float, *, max_trials: int, group_size: int)
 
         # The false fail rate grows with the fail threshold: the highest threshold that keeps it
         # within the target fails low recall soonest, and leaves the false pass rate its lowest.
-        low, high = -1, len(lowers) - 1
         if operating_characteristics(design(lowers[0])).false_fail > target:
             continue
-        low = 0
+        low, high = 0, len(lowers) - 1
         while low < high:
             middle = (low + high + 1) // 2
             if operating_characteristics(design(lowers[middle])).false_fail <= target:
